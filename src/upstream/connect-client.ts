@@ -1,0 +1,188 @@
+import type { ServiceCall } from '../domain/service-call.js';
+import { buildHistoryEnvelope } from './envelope.js';
+import {
+  ConnectError,
+  SoapFaultError,
+  UpstreamAuthError,
+  UpstreamProtocolError,
+  UpstreamUnavailableError,
+} from './errors.js';
+import { HISTORY_ACTION, type HistoryRequest } from './history-request.js';
+import { serviceCallFromRow } from './service-call-row.js';
+import { REQUIRED_HISTORY_COLUMNS } from './value-table.js';
+import { ValueTableDecoder } from './value-table-decoder.js';
+
+export interface ConnectClientOptions {
+  /** The PartnerWebAPI2 endpoint, without credentials in it. */
+  url: string;
+  login: string;
+  password: string;
+  /** The upstream's local zone (CONNECT_TIMEZONE). */
+  zone: string;
+  /** Longest wait for the response headers, and for each next piece of the body. */
+  timeoutMs: number;
+}
+
+/** sax is fastest on large pieces: small network chunks are joined up to this before decoding. */
+const DECODE_CHUNK_CHARS = 64 * 1024;
+
+/**
+ * The transport of GetHistoryOfServiceCalls: one POST, the body streamed through the decoder.
+ * Rows come out in batches as they are decoded; the generator ends normally only when the
+ * response was a complete SUCCESS table, and throws a ConnectError otherwise, so a consumer can
+ * always tell a complete table from a cut one.
+ */
+export class ConnectClient {
+  private readonly authorization: string;
+  private readonly endpoint: string;
+
+  constructor(private readonly options: ConnectClientOptions) {
+    this.authorization = `Basic ${Buffer.from(`${options.login}:${options.password}`, 'utf8').toString('base64')}`;
+    // Only the origin and path ever reach a message.
+    const url = new URL(options.url);
+    this.endpoint = `${url.origin}${url.pathname}`;
+  }
+
+  async *history(request: HistoryRequest, signal?: AbortSignal): AsyncGenerator<ServiceCall[], void, undefined> {
+    const deadline = new IdleDeadline(this.options.timeoutMs, signal);
+    try {
+      const response = await this.post(request, deadline);
+      yield* this.decode(response, deadline);
+    } catch (error) {
+      throw this.classify(error, deadline);
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  private async post(request: HistoryRequest, deadline: IdleDeadline): Promise<Response> {
+    const response = await fetch(this.options.url, {
+      method: 'POST',
+      headers: {
+        authorization: this.authorization,
+        'content-type': `application/soap+xml; charset=utf-8; action="${HISTORY_ACTION}"`,
+        accept: 'application/soap+xml, text/xml',
+      },
+      body: buildHistoryEnvelope(request, this.options.zone),
+      signal: deadline.signal,
+    });
+    deadline.touch();
+    if (response.status === 401 || response.status === 403) {
+      await response.body?.cancel();
+      throw new UpstreamAuthError(response.status);
+    }
+    return response;
+  }
+
+  private async *decode(response: Response, deadline: IdleDeadline): AsyncGenerator<ServiceCall[], void, undefined> {
+    const failed = !response.ok;
+    const isXml = /xml/i.test(response.headers.get('content-type') ?? '');
+    if (failed && !isXml) {
+      await response.body?.cancel();
+      throw new UpstreamUnavailableError('http-status', `1C-Connect answered HTTP ${response.status}`, response.status);
+    }
+    let batch: ServiceCall[] = [];
+    let rowNumber = 0;
+    const decoder = new ValueTableDecoder({
+      zone: this.options.zone,
+      columns: REQUIRED_HISTORY_COLUMNS,
+      onRow: (row) => batch.push(serviceCallFromRow(row, ++rowNumber)),
+    });
+    try {
+      const text = new TextDecoder('utf-8', { fatal: true });
+      let pending: string[] = [];
+      let pendingChars = 0;
+      const flush = (): void => {
+        if (pendingChars === 0) return;
+        decoder.write(pending.length === 1 ? (pending[0] as string) : pending.join(''));
+        pending = [];
+        pendingChars = 0;
+      };
+      if (response.body) {
+        for await (const bytes of response.body) {
+          deadline.touch();
+          const piece = text.decode(bytes, { stream: true });
+          pending.push(piece);
+          pendingChars += piece.length;
+          if (pendingChars >= DECODE_CHUNK_CHARS) {
+            flush();
+            if (batch.length) {
+              const ready = batch;
+              batch = [];
+              yield ready;
+            }
+          }
+        }
+      }
+      const tail = text.decode();
+      if (tail) pending.push(tail), (pendingChars += tail.length);
+      flush();
+      decoder.end();
+      if (failed) {
+        // An HTTP error whose XML body was not a Fault.
+        throw new UpstreamUnavailableError('http-status', `1C-Connect answered HTTP ${response.status}`, response.status);
+      }
+      if (batch.length) yield batch;
+    } catch (error) {
+      if (error instanceof SoapFaultError) throw new SoapFaultError(error.faultCode, error.faultReason, response.status);
+      if (failed && error instanceof UpstreamProtocolError) {
+        throw new UpstreamUnavailableError('http-status', `1C-Connect answered HTTP ${response.status}`, response.status);
+      }
+      if (error instanceof TypeError && /encoded data/i.test(error.message)) {
+        throw new UpstreamProtocolError('the response is not valid UTF-8', decoder.rowsDecoded);
+      }
+      throw error;
+    } finally {
+      // Stops the download when the consumer gave up early or decoding failed.
+      await response.body?.cancel().catch(() => undefined);
+    }
+  }
+
+  private classify(error: unknown, deadline: IdleDeadline): ConnectError | Error {
+    if (error instanceof ConnectError) return error;
+    if (deadline.timedOut) {
+      return new UpstreamUnavailableError(
+        'timeout',
+        `1C-Connect (${this.endpoint}) sent nothing for ${this.options.timeoutMs} ms`,
+      );
+    }
+    if (deadline.callerAborted) return error instanceof Error ? error : new Error(String(error));
+    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    return new UpstreamUnavailableError('network', `1C-Connect (${this.endpoint}) could not be reached${cause}`);
+  }
+}
+
+/** Aborts when nothing has arrived for `ms`: a slow but steady body is fine, a stalled one is not. */
+class IdleDeadline {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  timedOut = false;
+  callerAborted = false;
+
+  constructor(
+    private readonly ms: number,
+    outer?: AbortSignal,
+  ) {
+    outer?.addEventListener('abort', () => {
+      this.callerAborted = true;
+      this.controller.abort(outer.reason);
+    });
+    this.touch();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.controller.abort(new Error('idle timeout'));
+    }, this.ms);
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * `npm run -s decode -- [--summary] [FILE]`: streams a captured GetHistoryOfServiceCalls response
+ * through the decoder, for operators checking what the upstream sent. Prints one JSON line per call,
+ * or with --summary one line `{ rows, columns, nulls, ms }`. A non-SUCCESS code, a Fault or broken
+ * XML prints the typed error to stderr and exits 1.
+ */
+import { createReadStream } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { once } from 'node:events';
+import { directionOf, specialistOf } from '../domain/service-call.js';
+import { formatIsoWithOffset, isValidTimeZone } from '../time/zone.js';
+import { ConnectError } from './errors.js';
+import { serviceCallFromRow } from './service-call-row.js';
+import { REQUIRED_HISTORY_COLUMNS } from './value-table.js';
+import { ValueTableDecoder } from './value-table-decoder.js';
+
+const USAGE = 'usage: npm run -s decode -- [--summary] [FILE]   (reads stdin without FILE)';
+
+async function main(argv: string[]): Promise<number> {
+  const summaryOnly = argv.includes('--summary');
+  const files = argv.filter((a) => a !== '--summary');
+  if (files.length > 1 || files.some((f) => f.startsWith('--') && f !== '--')) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const zone = process.env.CONNECT_TIMEZONE ?? 'Europe/Moscow';
+  if (!isValidTimeZone(zone)) {
+    process.stderr.write(`CONNECT_TIMEZONE: ${JSON.stringify(zone)} is not an IANA time zone\n`);
+    return 2;
+  }
+  const input = files[0] && files[0] !== '-' ? createReadStream(files[0], { highWaterMark: 64 * 1024 }) : process.stdin;
+  input.setEncoding('utf8');
+
+  const started = performance.now();
+  let out: string[] = [];
+  let rowNumber = 0;
+  const decoder = new ValueTableDecoder({
+    zone,
+    columns: REQUIRED_HISTORY_COLUMNS,
+    onRow: (row) => {
+      const call = serviceCallFromRow(row, ++rowNumber);
+      if (summaryOnly) return;
+      out.push(
+        JSON.stringify({
+          ...call,
+          callTime: formatIsoWithOffset(call.callTime, zone),
+          direction: directionOf(call),
+          specialistId: specialistOf(call),
+        }),
+      );
+    },
+  });
+  const drain = async (): Promise<void> => {
+    if (!out.length) return;
+    const text = `${out.join('\n')}\n`;
+    out = [];
+    if (!process.stdout.write(text)) await once(process.stdout, 'drain');
+  };
+  try {
+    for await (const chunk of input) {
+      decoder.write(chunk as string);
+      await drain();
+    }
+    const summary = decoder.end();
+    await drain();
+    if (summaryOnly) {
+      const ms = Math.round(performance.now() - started);
+      process.stdout.write(
+        `${JSON.stringify({ rows: summary.rows, columns: summary.columns.map((c) => c.name), nulls: summary.nulls, ms })}\n`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    await drain();
+    if (error instanceof ConnectError) {
+      process.stderr.write(`${JSON.stringify(error.toJSON())}\n`);
+      return 1;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${JSON.stringify({ name: 'Error', message })}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

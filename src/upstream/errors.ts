@@ -1,0 +1,116 @@
+/**
+ * What can go wrong talking to 1C-Connect, one class per kind. Each carries what an operator needs
+ * to act on it and never the credentials: messages are built from codes, statuses and upstream text.
+ */
+
+export type ConnectErrorKind = 'result' | 'out-of-limit' | 'fault' | 'auth' | 'unavailable' | 'protocol';
+
+export abstract class ConnectError extends Error {
+  abstract readonly kind: ConnectErrorKind;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, kind: this.kind, message: this.message };
+  }
+}
+
+/** ResultCode other than SUCCESS: the call reached the service and was refused. */
+export class UpstreamResultError extends ConnectError {
+  readonly kind: ConnectErrorKind = 'result';
+  constructor(
+    readonly resultCode: string,
+    readonly resultText: string,
+  ) {
+    super(`1C-Connect answered ${resultCode}${resultText ? `: ${resultText}` : ''}`);
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), resultCode: this.resultCode, resultText: this.resultText };
+  }
+}
+
+/** `OUT_OF_LIMIT`: the login's hourly quota is spent; retrying before the hour passes does not help. */
+export class UpstreamOutOfLimitError extends UpstreamResultError {
+  override readonly kind: ConnectErrorKind = 'out-of-limit';
+  constructor(resultText: string) {
+    super('OUT_OF_LIMIT', resultText);
+  }
+}
+
+export function resultError(code: string, text: string): UpstreamResultError {
+  return code === 'OUT_OF_LIMIT' ? new UpstreamOutOfLimitError(text) : new UpstreamResultError(code, text);
+}
+
+/** A SOAP Fault (1.2 Code/Reason or 1.1 faultcode/faultstring), with whatever HTTP status it came with. */
+export class SoapFaultError extends ConnectError {
+  readonly kind = 'fault' as const;
+  constructor(
+    readonly faultCode: string,
+    readonly faultReason: string,
+    readonly httpStatus?: number,
+  ) {
+    super(`SOAP Fault ${faultCode}: ${faultReason}`);
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), faultCode: this.faultCode, faultReason: this.faultReason, httpStatus: this.httpStatus };
+  }
+}
+
+/** HTTP 401/403: the API login or password is wrong, or the API user lacks the right. */
+export class UpstreamAuthError extends ConnectError {
+  readonly kind = 'auth' as const;
+  constructor(readonly httpStatus: number) {
+    super(`1C-Connect refused the API credentials (HTTP ${httpStatus})`);
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), httpStatus: this.httpStatus };
+  }
+}
+
+export type UnavailableReason = 'http-status' | 'network' | 'timeout';
+
+/** The service could not be reached or did not answer in time; nothing usable came back. */
+export class UpstreamUnavailableError extends ConnectError {
+  readonly kind = 'unavailable' as const;
+  constructor(
+    readonly reason: UnavailableReason,
+    message: string,
+    readonly httpStatus?: number,
+  ) {
+    super(message);
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), reason: this.reason, httpStatus: this.httpStatus };
+  }
+}
+
+/** The body is not a well-formed, complete GetHistoryOfServiceCalls response. */
+export class UpstreamProtocolError extends ConnectError {
+  readonly kind = 'protocol' as const;
+  constructor(
+    message: string,
+    /** Rows decoded before the problem: they must not be taken for a complete table. */
+    readonly rowsDecoded = 0,
+  ) {
+    super(message);
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), rowsDecoded: this.rowsDecoded };
+  }
+}
+
+/** A cell whose text does not parse as its type. Row numbers count from 1. */
+export class ValueConversionError extends UpstreamProtocolError {
+  constructor(
+    readonly row: number,
+    readonly column: string,
+    readonly valueType: string,
+    readonly text: string,
+  ) {
+    super(`row ${row}, column ${column}: ${JSON.stringify(text.slice(0, 80))} is not a valid ${valueType}`, row - 1);
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), row: this.row, column: this.column, valueType: this.valueType };
+  }
+}

@@ -1,0 +1,275 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  SoapFaultError,
+  UpstreamOutOfLimitError,
+  UpstreamProtocolError,
+  UpstreamResultError,
+  ValueConversionError,
+} from '../../src/upstream/errors.js';
+import { cell, column, decodeText, resultCodeResponse, responseWithTable, row } from '../support/decode.js';
+
+const seed = readFileSync(new URL('../fixtures/seed-response.xml', import.meta.url), 'utf8');
+
+const SEED_ROWS = [
+  {
+    CallID: '5f99f58f-2003-4e1c-a049-2cf58efc68a1',
+    ClientID: '90028e2b-ff47-11e7-2003-0025904f970f',
+    ServiceUserID: '0e0a9b78-ee6b-2003-bd33-ca248f7f2003',
+    ServiceID: 'fbe839ae-07ec-11e8-2003-0025904f970f',
+    CallTime: new Date('2019-09-26T18:29:37+03:00'),
+    CallerID: '79d4067b-6f12-451a-8efb-2003d6a61c1e',
+    CalleeID: '0e0a9b78-2003-4f6c-bd33-ca248f7f9baf',
+    CallResult: 1,
+    Duration: 13,
+  },
+  {
+    CallID: 'a42bea6c-013b-2003-903f-322a42716719',
+    ClientID: '90028e2b-ff47-11e7-2003-0025904f970f',
+    ServiceUserID: '0e0a9b78-2003-4f6c-bd33-ca248f7f9baf',
+    ServiceID: 'fbe82003-07ec-11e8-80e6-0025904f970f',
+    CallTime: new Date('2019-09-26T18:31:04+03:00'),
+    CallerID: '0e0a9b78-ee6b-2003-bd33-ca248f7f9baf',
+    CalleeID: '79d4067b-6f12-451a-8efb-2003d6a61c1e',
+    CallResult: 1,
+    Duration: 24,
+  },
+];
+
+const ID = (n: number): string => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+const HISTORY_COLUMNS_XML = [
+  column('CallID', 'xs:string'),
+  column('ClientID', 'xs:string', 'Null'),
+  column('ServiceUserID', 'xs:string', 'Null'),
+  column('ServiceID', 'xs:string', 'Null'),
+  column('CallTime', 'xs:dateTime'),
+  column('CallerID', 'xs:string', 'Null'),
+  column('CalleeID', 'xs:string', 'Null'),
+  column('CallResult', 'xs:decimal'),
+  column('Duration', 'xs:decimal'),
+].join('\n');
+
+function historyRow(n: number, overrides: Partial<Record<number, string>> = {}): string {
+  const cells = [
+    cell('xs:string', ID(n)),
+    cell('xs:string', ID(1000)),
+    cell('xs:string', ID(2000)),
+    cell('xs:string', ID(3000)),
+    cell('xs:dateTime', '2024-03-01T10:00:00'),
+    cell('xs:string', ID(2000)),
+    cell('xs:string', ID(4000)),
+    cell('xs:decimal', '1'),
+    cell('xs:decimal', '60'),
+  ].map((c, i) => overrides[i] ?? c);
+  return row(...cells);
+}
+
+describe('ValueTableDecoder', () => {
+  it("decodes the seed's example response to exactly its two rows", () => {
+    const { rows, summary, error } = decodeText(seed);
+    expect(error).toBeUndefined();
+    expect(rows).toEqual(SEED_ROWS);
+    expect(summary?.rows).toBe(2);
+    expect(summary?.columns.map((c) => c.name)).toEqual(Object.keys(SEED_ROWS[0] as object));
+    expect(summary?.columns[1]?.types).toEqual(['xs:string', 'Null']);
+  });
+
+  it('gives the same rows whatever the chunk boundaries (every size from 1 to 64)', () => {
+    for (let size = 1; size <= 64; size++) {
+      const { rows, error } = decodeText(seed, { chunkSize: size });
+      expect(error, `chunk size ${size}`).toBeUndefined();
+      expect(rows, `chunk size ${size}`).toEqual(SEED_ROWS);
+    }
+  });
+
+  it('reads xsi:nil as null, in its position', () => {
+    const xml = responseWithTable(`${HISTORY_COLUMNS_XML}\n${historyRow(1, { 1: cell(null), 5: cell(null) })}`);
+    const { rows, summary } = decodeText(xml);
+    expect(rows[0]?.ClientID).toBeNull();
+    expect(rows[0]?.CallerID).toBeNull();
+    expect(rows[0]?.CalleeID).toBe(ID(4000));
+    expect(summary?.nulls).toBe(2);
+  });
+
+  it("lets each value's own xsi:type decide under an empty <ValueType/>", () => {
+    const xml = responseWithTable(
+      `<column><Name>CallID</Name><ValueType/></column><column><Name>Duration</Name><ValueType/></column>` +
+        `<column><Name>Flag</Name><ValueType/></column>` +
+        row(cell('xs:string', '42'), cell('xs:decimal', '42'), cell('xs:boolean', 'true')),
+    );
+    const { rows, summary } = decodeText(xml, { columns: ['CallID', 'Duration', 'Flag'] });
+    expect(rows).toEqual([{ CallID: '42', Duration: 42, Flag: true }]);
+    expect(summary?.columns[0]?.types).toEqual([]);
+  });
+
+  it("uses the column's single declared type when a value has no xsi:type", () => {
+    const xml = responseWithTable(`${column('N', 'xs:decimal', 'Null')}${row('<Value>7.5</Value>')}`);
+    expect(decodeText(xml, { columns: ['N'] }).rows).toEqual([{ N: 7.5 }]);
+  });
+
+  it('skips index elements between the columns and the rows', () => {
+    const xml = responseWithTable(
+      `${HISTORY_COLUMNS_XML}<index><column>CallID</column></index><index><column>CallTime</column></index>${historyRow(1)}`,
+    );
+    expect(decodeText(xml).rows.map((r) => r.CallID)).toEqual([ID(1)]);
+  });
+
+  it('ignores tabs, newlines and attributes broken over lines', () => {
+    const broken = (type: string, text: string): string => `<Value\n\t\t\t\txsi:type="${type}"\n\t\t\t>${text}</Value\n>`;
+    const xml = responseWithTable(
+      `${HISTORY_COLUMNS_XML}\n\t\t<row>\n\t\t\t${[
+        broken('xs:string', ID(5)),
+        '<Value\n\txsi:nil="true"\n/>',
+        broken('xs:string', ID(2000)),
+        broken('xs:string', ID(3000)),
+        broken('xs:dateTime', '2024-03-01T10:00:00'),
+        broken('xs:string', ID(2000)),
+        broken('xs:string', ID(4000)),
+        broken('xs:decimal', '2'),
+        broken('xs:decimal', '0'),
+      ].join('\n\t\t\t')}\n\t\t</row>\n`,
+    );
+    const { rows, error } = decodeText(xml);
+    expect(error).toBeUndefined();
+    expect(rows[0]).toMatchObject({ CallID: ID(5), ClientID: null, CallResult: 2, Duration: 0 });
+  });
+
+  it('decodes entities and CDATA in text, and keeps significant spaces of strings', () => {
+    const xml = responseWithTable(
+      `${column('Text', 'xs:string')}${row(cell('xs:string', '&lt;a&gt; &amp; &quot;b&quot; &#1055;&#x440;'))}` +
+        row(cell('xs:string', '<![CDATA[x <y> & z]]>')) +
+        row(cell('xs:string', '  padded  ')) +
+        row(cell('xs:string', '')) +
+        row('<Value xsi:type="xs:string"/>'),
+    );
+    expect(decodeText(xml, { columns: ['Text'] }).rows.map((r) => r.Text)).toEqual([
+      '<a> & "b" Пр',
+      'x <y> & z',
+      '  padded  ',
+      '',
+      '',
+    ]);
+  });
+
+  it('decodes an empty table: its columns and no rows', () => {
+    const { rows, summary, error } = decodeText(responseWithTable(HISTORY_COLUMNS_XML));
+    expect(error).toBeUndefined();
+    expect(rows).toEqual([]);
+    expect(summary).toMatchObject({ rows: 0, nulls: 0 });
+    expect(summary?.columns).toHaveLength(9);
+  });
+
+  it('keys values by column name whatever the column order', () => {
+    const xml = responseWithTable(
+      column('Duration', 'xs:decimal') +
+        column('CallID', 'xs:string') +
+        column('CallTime', 'xs:dateTime') +
+        row(cell('xs:decimal', '15'), cell('xs:string', ID(9)), cell('xs:dateTime', '2024-01-01T00:00:00')),
+    );
+    expect(decodeText(xml, { columns: ['CallID', 'CallTime', 'Duration'] }).rows).toEqual([
+      { CallID: ID(9), CallTime: new Date('2023-12-31T21:00:00Z'), Duration: 15 },
+    ]);
+  });
+
+  it('ignores unknown extra columns, even ones whose values would not parse', () => {
+    const xml = responseWithTable(
+      column('Comment', 'xs:decimal') +
+        column('CallID', 'xs:string') +
+        row(cell('xs:decimal', 'not a number'), cell('xs:string', ID(1))),
+    );
+    expect(decodeText(xml, { columns: ['CallID'] }).rows).toEqual([{ CallID: ID(1) }]);
+  });
+
+  it('fails on a missing required column, naming it', () => {
+    const xml = responseWithTable(column('CallID', 'xs:string') + row(cell('xs:string', ID(1))));
+    const { error, rows } = decodeText(xml, { columns: ['CallID', 'Duration'] });
+    expect(error).toBeInstanceOf(UpstreamProtocolError);
+    expect(error?.message).toContain('Duration');
+    expect(rows).toEqual([]);
+  });
+
+  it('fails on a missing required column of an empty table too', () => {
+    const { error } = decodeText(responseWithTable(column('CallID', 'xs:string')), { columns: ['CallID', 'Duration'] });
+    expect(error?.message).toContain('Duration');
+  });
+
+  it.each([
+    ['xs:decimal', '12abc', 7, 'CallResult'],
+    ['xs:decimal', '1e3', 8, 'Duration'],
+    ['xs:dateTime', '2024-02-30T10:00:00', 4, 'CallTime'],
+    ['xs:dateTime', 'yesterday', 4, 'CallTime'],
+  ])('names the row and column of a %s value %j that does not parse', (type, text, position, name) => {
+    const xml = responseWithTable(
+      `${HISTORY_COLUMNS_XML}${historyRow(1)}${historyRow(2, { [position]: cell(type, text) })}`,
+    );
+    const { error, rows } = decodeText(xml);
+    expect(error).toBeInstanceOf(ValueConversionError);
+    expect(error).toMatchObject({ row: 2, column: name });
+    expect(error?.message).toContain(`row 2, column ${name}`);
+    expect(rows).toHaveLength(1);
+  });
+
+  it('rejects a boolean that is not one', () => {
+    const xml = responseWithTable(column('B', 'xs:boolean') + row(cell('xs:boolean', 'yes')));
+    expect(decodeText(xml, { columns: ['B'] }).error).toMatchObject({ row: 1, column: 'B' });
+  });
+
+  it('rejects a row with fewer or more values than columns', () => {
+    const short = responseWithTable(`${column('A', 'xs:string')}${column('B', 'xs:string')}${row(cell('xs:string', 'a'))}`);
+    expect(decodeText(short, { columns: ['A'] }).error?.message).toContain('row 1 has 1 values for 2 columns');
+    const long = responseWithTable(`${column('A', 'xs:string')}${row(cell('xs:string', 'a'), cell('xs:string', 'b'))}`);
+    expect(decodeText(long, { columns: ['A'] }).error?.message).toContain('more values');
+  });
+
+  it('reports a body cut mid-table as a protocol error, after handing out the complete rows', () => {
+    const xml = responseWithTable(`${HISTORY_COLUMNS_XML}${historyRow(1)}${historyRow(2)}${historyRow(3)}`);
+    const cut = xml.slice(0, xml.indexOf(ID(3)));
+    const { rows, error } = decodeText(cut, { chunkSize: 100 });
+    expect(rows.map((r) => r.CallID)).toEqual([ID(1), ID(2)]);
+    expect(error).toBeInstanceOf(UpstreamProtocolError);
+    expect(error).toMatchObject({ rowsDecoded: 2 });
+    expect(error?.message).toContain('ended before the SOAP envelope closed');
+  });
+
+  it('reports a body that ends after the table but before the envelope closes', () => {
+    const cut = seed.slice(0, seed.indexOf('</soap:Body>'));
+    const { rows, error } = decodeText(cut);
+    expect(rows).toHaveLength(2);
+    expect(error).toBeInstanceOf(UpstreamProtocolError);
+  });
+
+  it('reports malformed XML as a protocol error', () => {
+    const xml = seed.replace('<Name>CallTime</Name>', '<Name>CallTime</Nmae>');
+    const { error } = decodeText(xml);
+    expect(error).toBeInstanceOf(UpstreamProtocolError);
+    expect(error?.message).toMatch(/^malformed XML/);
+  });
+
+  it('rejects a SUCCESS response without a table, and a response without ResultCode', () => {
+    expect(decodeText(resultCodeResponse('SUCCESS', 'done')).error?.message).toContain('no ValueTable');
+    const noCode = seed.replace(/<Property name="ResultCode"[\s\S]*?<\/Property>/, '');
+    expect(decodeText(noCode).error?.message).toContain('no ResultCode');
+  });
+
+  it('turns OUT_OF_LIMIT into its own kind, and other codes into a result error with the text', () => {
+    const limit = decodeText(resultCodeResponse('OUT_OF_LIMIT', 'limit reached')).error;
+    expect(limit).toBeInstanceOf(UpstreamOutOfLimitError);
+    expect(limit).toMatchObject({ resultCode: 'OUT_OF_LIMIT', resultText: 'limit reached', kind: 'out-of-limit' });
+    const other = decodeText(resultCodeResponse('PARAM_NOT_EXIST', 'no such &amp; parameter')).error;
+    expect(other).toBeInstanceOf(UpstreamResultError);
+    expect(other).not.toBeInstanceOf(UpstreamOutOfLimitError);
+    expect(other).toMatchObject({ resultCode: 'PARAM_NOT_EXIST', resultText: 'no such & parameter' });
+  });
+
+  it('reads SOAP 1.2 and SOAP 1.1 Faults', () => {
+    const fault12 = `<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><soap:Fault>
+      <soap:Code><soap:Value>soap:Receiver</soap:Value><soap:Subcode><soap:Value>x:Inner</soap:Value></soap:Subcode></soap:Code>
+      <soap:Reason><soap:Text xml:lang="ru">Ошибка сервера</soap:Text></soap:Reason></soap:Fault></soap:Body></soap:Envelope>`;
+    expect(decodeText(fault12).error).toEqual(new SoapFaultError('soap:Receiver', 'Ошибка сервера'));
+    const fault11 = `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault>
+      <faultcode>s:Server</faultcode><faultstring>Internal error</faultstring></s:Fault></s:Body></s:Envelope>`;
+    const error = decodeText(fault11).error;
+    expect(error).toBeInstanceOf(SoapFaultError);
+    expect(error).toMatchObject({ faultCode: 's:Server', faultReason: 'Internal error' });
+  });
+});
