@@ -92,11 +92,13 @@ export class UpstreamProtocolError extends ConnectError {
     message: string,
     /** Rows decoded before the problem: they must not be taken for a complete table. */
     readonly rowsDecoded = 0,
+    /** The body ended early (a cut connection) rather than saying something wrong. */
+    readonly truncated = false,
   ) {
     super(message);
   }
   override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), rowsDecoded: this.rowsDecoded };
+    return { ...super.toJSON(), rowsDecoded: this.rowsDecoded, truncated: this.truncated };
   }
 }
 

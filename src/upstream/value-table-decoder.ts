@@ -137,7 +137,7 @@ export class ValueTableDecoder {
       this.parser.close();
     } catch (error) {
       if (!this.envelopeClosed) {
-        throw new UpstreamProtocolError('the response ended before the SOAP envelope closed', this.rowCount);
+        throw new UpstreamProtocolError('the response ended before the SOAP envelope closed', this.rowCount, true);
       }
       throw error;
     }
@@ -146,7 +146,7 @@ export class ValueTableDecoder {
       throw resultError(this.resultCode, this.resultText);
     }
     if (!this.envelopeClosed) {
-      throw new UpstreamProtocolError('the response ended before the SOAP envelope closed', this.rowCount);
+      throw new UpstreamProtocolError('the response ended before the SOAP envelope closed', this.rowCount, true);
     }
     if (this.resultCode === null) throw new UpstreamProtocolError('the response has no ResultCode');
     if (!this.tableSeen || !this.tableClosed) {

@@ -227,7 +227,7 @@ describe('ValueTableDecoder', () => {
     const { rows, error } = decodeText(cut, { chunkSize: 100 });
     expect(rows.map((r) => r.CallID)).toEqual([ID(1), ID(2)]);
     expect(error).toBeInstanceOf(UpstreamProtocolError);
-    expect(error).toMatchObject({ rowsDecoded: 2 });
+    expect(error).toMatchObject({ rowsDecoded: 2, truncated: true });
     expect(error?.message).toContain('ended before the SOAP envelope closed');
   });
 

@@ -1,0 +1,117 @@
+import { type DayHours, parseDayHours } from './time/day-night.js';
+import { isValidTimeZone } from './time/zone.js';
+
+/** Everything the server reads from the environment (the contract in shared/design.md), validated. */
+export interface Settings {
+  port: number;
+  host: string;
+  connect: ConnectSettings;
+  maxQueryDays: number;
+  cacheMaxAgeSeconds: number;
+  cacheSettleHours: number;
+  dataDir: string;
+  redisUrl: string | undefined;
+  apiKeys: string[];
+  graphiql: boolean;
+}
+
+export interface ConnectSettings {
+  /** Unset: demo mode, the built-in simulator. */
+  url: string | undefined;
+  login: string;
+  password: string;
+  timeZone: string;
+  dayHours: DayHours;
+  dayLimit: number;
+  nightLimit: number;
+  dayMaxDays: number;
+  nightMaxDays: number;
+  timeoutMs: number;
+}
+
+/** A setting that stops start-up; the message names the variable, never a secret's value. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `${JSON.stringify(raw)} is not a whole number`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(name, `${value} is outside ${min}..${max}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `${JSON.stringify(env[name])} is not true or false`);
+}
+
+function connectUrl(env: Env): string | undefined {
+  const raw = env.CONNECT_URL?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('CONNECT_URL', 'is not a URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('CONNECT_URL', 'must be http(s)');
+  if (url.username || url.password) {
+    throw new ConfigError('CONNECT_URL', 'must not hold credentials: set CONNECT_LOGIN and CONNECT_PASSWORD');
+  }
+  return url.toString();
+}
+
+export function loadSettings(env: Env = process.env): Settings {
+  const url = connectUrl(env);
+  const login = env.CONNECT_LOGIN ?? '';
+  const password = env.CONNECT_PASSWORD ?? '';
+  if (url && !login) throw new ConfigError('CONNECT_LOGIN', 'is required when CONNECT_URL is set');
+  if (url && !password) throw new ConfigError('CONNECT_PASSWORD', 'is required when CONNECT_URL is set');
+
+  const timeZone = env.CONNECT_TIMEZONE?.trim() || 'Europe/Moscow';
+  if (!isValidTimeZone(timeZone)) throw new ConfigError('CONNECT_TIMEZONE', `${JSON.stringify(timeZone)} is not an IANA time zone`);
+  const dayHoursText = env.CONNECT_DAY_HOURS?.trim() || '08-20';
+  const dayHours = parseDayHours(dayHoursText);
+  if (!dayHours) throw new ConfigError('CONNECT_DAY_HOURS', `${JSON.stringify(dayHoursText)} is not HH-HH with the first hour before the second`);
+
+  const host = env.HOST?.trim() || '127.0.0.1';
+  const apiKeys = (env.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+
+  return {
+    port: integer(env, 'PORT', 4000, 0, 65_535),
+    host,
+    connect: {
+      url,
+      login,
+      password,
+      timeZone,
+      dayHours,
+      dayLimit: integer(env, 'CONNECT_DAY_LIMIT', 10, 1, 10_000),
+      nightLimit: integer(env, 'CONNECT_NIGHT_LIMIT', 50, 1, 10_000),
+      dayMaxDays: integer(env, 'CONNECT_DAY_MAX_DAYS', 7, 1, 366),
+      nightMaxDays: integer(env, 'CONNECT_NIGHT_MAX_DAYS', 7, 1, 366),
+      timeoutMs: integer(env, 'CONNECT_TIMEOUT_MS', 120_000, 100, 3_600_000),
+    },
+    maxQueryDays: integer(env, 'MAX_QUERY_DAYS', 366, 1, 3660),
+    cacheMaxAgeSeconds: integer(env, 'CACHE_MAX_AGE_SECONDS', 900, 0, 31_536_000),
+    cacheSettleHours: integer(env, 'CACHE_SETTLE_HOURS', 2, 0, 720),
+    dataDir: env.DATA_DIR?.trim() || './data',
+    redisUrl: env.REDIS_URL?.trim() || undefined,
+    apiKeys,
+    graphiql: boolean(env, 'GRAPHIQL', true),
+  };
+}

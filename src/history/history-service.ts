@@ -1,0 +1,207 @@
+import type { ServiceCall, ServiceCallFilter } from '../domain/service-call.js';
+import type { Clock } from '../time/clock.js';
+import { addDays, type LocalDay, localDayOf, startOfDay } from '../time/zone.js';
+import { UpstreamOutOfLimitError } from '../upstream/errors.js';
+import type { HistoryRequest } from '../upstream/history-request.js';
+import { type CallSelection, selectCalls } from './call-selection.js';
+import { type DayCoverage, daysOfPeriod, dayState, type PlannedCall, planFetches } from './fetch-planner.js';
+import { QuotaExhaustedError } from './history-errors.js';
+import type { HistoryStore } from './history-store.js';
+import type { QuotaLedger } from './quota-ledger.js';
+
+/** Where calls come from: the 1C-Connect client, batches of rows as they are decoded. */
+export interface HistorySource {
+  history(request: HistoryRequest): AsyncIterable<ServiceCall[]>;
+}
+
+export interface HistoryServiceOptions {
+  store: HistoryStore;
+  source: HistorySource;
+  ledger: QuotaLedger;
+  clock: Clock;
+  zone: string;
+  dayMaxDays: number;
+  nightMaxDays: number;
+  settleHours: number;
+}
+
+/** One question of a GraphQL request: a period, how old a copy it accepts, and a filter. */
+export interface PeriodQuery {
+  from: number;
+  to: number;
+  maxAgeMs: number;
+  filter: ServiceCallFilter;
+}
+
+export interface PeriodAnswer extends CallSelection {
+  /** When the oldest copy of the days used was fetched. */
+  asOf: number;
+  /** Some day used is older than the query accepts, because no upstream call could be made. */
+  stale: boolean;
+}
+
+const HOUR = 3_600_000;
+const SELECTION_CACHE_SIZE = 128;
+
+/** Serialises the short sections that read coverage and claim days, so two requests never claim the same day. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(section: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(section);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/**
+ * The process-wide history core: answers period questions from the store and fetches only the days
+ * that are missing or too old, in the fewest upstream calls the quota allows. Identical fetches in
+ * progress are shared (single flight, per day).
+ */
+export class HistoryService {
+  private readonly inFlight = new Map<LocalDay, Promise<void>>();
+  private readonly lock = new Mutex();
+  private readonly selections = new Map<string, CallSelection>();
+
+  constructor(private readonly options: HistoryServiceOptions) {}
+
+  private dayOf = (instant: number): LocalDay => localDayOf(instant, this.options.zone);
+
+  /** Answers a batch of questions with at most one plan of upstream calls for all of them. */
+  async answer(queries: readonly PeriodQuery[]): Promise<Array<PeriodAnswer | Error>> {
+    const needs = new Map<LocalDay, number>();
+    const daysByQuery = queries.map((q) => daysOfPeriod(q.from, q.to, this.dayOf));
+    queries.forEach((q, i) => {
+      for (const day of daysByQuery[i] as LocalDay[]) needs.set(day, Math.min(needs.get(day) ?? Infinity, q.maxAgeMs));
+    });
+    const failures = await this.ensure(needs);
+    const coverage = await this.options.store.coverage([...needs.keys()]);
+    const now = this.options.clock.now();
+    return Promise.all(
+      queries.map(async (query, i) => {
+        const days = daysByQuery[i] as LocalDay[];
+        let asOf = Number.POSITIVE_INFINITY;
+        let stale = false;
+        for (const day of days) {
+          const state = dayState(day, coverage.get(day), query.maxAgeMs, now, this.options.zone);
+          if (state === 'future') continue;
+          if (state === 'missing') {
+            return failures.get(day) ?? new QuotaExhaustedError(this.retryAfterSeconds());
+          }
+          if (state === 'stale') stale = true;
+          asOf = Math.min(asOf, (coverage.get(day) as DayCoverage).fetchedAt);
+        }
+        const selection = await this.select(query, days, coverage);
+        return { ...selection, asOf: Number.isFinite(asOf) ? asOf : now, stale };
+      }),
+    );
+  }
+
+  /** Waits for every upstream call in progress: used at shutdown so none is left half-recorded. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...new Set(this.inFlight.values())]);
+  }
+
+  private async select(query: PeriodQuery, days: LocalDay[], coverage: Map<LocalDay, DayCoverage>): Promise<CallSelection> {
+    // The same question over the same copies of the same days has the same answer.
+    const copies = days.map((d) => coverage.get(d)?.fetchedAt ?? '-').join(',');
+    const f = query.filter;
+    const key = `${query.from}|${query.to}|${copies}|${f.clientId ?? ''}|${f.serviceUserId ?? ''}|${f.serviceId ?? ''}|${f.specialistId ?? ''}|${f.callResult ?? ''}`;
+    const cached = this.selections.get(key);
+    if (cached) {
+      this.selections.delete(key);
+      this.selections.set(key, cached);
+      return cached;
+    }
+    const selection = selectCalls(await this.options.store.callsBetween(query.from, query.to), query.filter);
+    this.selections.set(key, selection);
+    if (this.selections.size > SELECTION_CACHE_SIZE) {
+      this.selections.delete(this.selections.keys().next().value as string);
+    }
+    return selection;
+  }
+
+  private retryAfterSeconds(): number {
+    const now = this.options.clock.now();
+    const at = this.options.ledger.availableAt(1);
+    return Math.max(1, Math.ceil((Math.min(at, now + HOUR) - now) / 1000));
+  }
+
+  /**
+   * Makes sure each needed day is held and fresh enough, as far as the quota allows. Returns why the
+   * days that could not be fetched were not.
+   */
+  private async ensure(needs: ReadonlyMap<LocalDay, number>): Promise<Map<LocalDay, Error>> {
+    const failures = new Map<LocalDay, Error>();
+    const waits: Array<Promise<void>> = [];
+    const waitFor = (days: LocalDay[], fetch: Promise<void>): void => {
+      waits.push(fetch.catch((error: Error) => days.forEach((d) => failures.set(d, error))));
+    };
+    await this.lock.run(async () => {
+      const coverage = await this.options.store.coverage([...needs.keys()]);
+      const now = this.options.clock.now();
+      const own = new Map<LocalDay, number>();
+      for (const [day, maxAge] of needs) {
+        const running = this.inFlight.get(day);
+        if (running) waitFor([day], running);
+        else own.set(day, maxAge);
+      }
+      const ledger = this.options.ledger;
+      const maxDaysPerCall = ledger.kindAt(now) === 'DAY' ? this.options.dayMaxDays : this.options.nightMaxDays;
+      const plan = planFetches({ needs: own, coverage, now, zone: this.options.zone, maxDaysPerCall });
+      const required = plan.filter((c) => c.required);
+      const refreshes = plan.filter((c) => !c.required);
+
+      // Days never held come first: each call made is kept, so a refused remainder costs less on retry.
+      const toMake: PlannedCall[] = [];
+      for (const call of required) {
+        if (ledger.tryAcquire()) toMake.push(call);
+        else {
+          const error = new QuotaExhaustedError(this.retryAfterSeconds());
+          for (const day of call.days) failures.set(day, error);
+        }
+      }
+      // Refreshing stale copies only when the whole answer can be given; otherwise they are served stale.
+      if (toMake.length === required.length) {
+        for (const call of refreshes) if (ledger.tryAcquire()) toMake.push(call);
+      }
+      for (const call of toMake) waitFor(call.days, this.startFetch(call, now));
+    });
+    await Promise.all(waits);
+    return failures;
+  }
+
+  private startFetch(call: PlannedCall, startedAt: number): Promise<void> {
+    const fetch = this.fetch(call, startedAt).finally(() => {
+      for (const day of call.days) if (this.inFlight.get(day) === fetch) this.inFlight.delete(day);
+    });
+    for (const day of call.days) this.inFlight.set(day, fetch);
+    return fetch;
+  }
+
+  private async fetch(call: PlannedCall, startedAt: number): Promise<void> {
+    const { store, source, ledger, zone, settleHours } = this.options;
+    const staged = await store.stage();
+    try {
+      for await (const batch of source.history({ periodFrom: call.from, periodTo: call.to })) await staged.add(batch);
+    } catch (error) {
+      await staged.discard();
+      if (error instanceof UpstreamOutOfLimitError) {
+        ledger.blockAfterOutOfLimit();
+        throw new QuotaExhaustedError(this.retryAfterSeconds(), error.resultCode);
+      }
+      throw error;
+    }
+    // A copy taken when the day had long ended cannot change any more.
+    const settleMs = settleHours * HOUR;
+    await this.lock.run(() =>
+      staged.commit(
+        call.days.map((day) => ({
+          day,
+          fetchedAt: startedAt,
+          sealed: startedAt >= startOfDay(addDays(day, 1), zone) + settleMs,
+        })),
+      ),
+    );
+  }
+}
