@@ -88,38 +88,38 @@ export class ConnectClient {
       columns: REQUIRED_HISTORY_COLUMNS,
       onRow: (row) => batch.push(serviceCallFromRow(row, ++rowNumber)),
     });
+    const reader = response.body?.getReader();
+    const text = new TextDecoder('utf-8', { fatal: true });
+    let pending: string[] = [];
+    let pendingChars = 0;
+    const flush = (final: boolean): void => {
+      const tail = final ? text.decode() : '';
+      if (tail) pending.push(tail);
+      if (pendingChars === 0 && !tail) return;
+      decoder.write(pending.length === 1 ? (pending[0] as string) : pending.join(''));
+      pending = [];
+      pendingChars = 0;
+    };
     try {
-      const text = new TextDecoder('utf-8', { fatal: true });
-      let pending: string[] = [];
-      let pendingChars = 0;
-      const flush = (): void => {
-        if (pendingChars === 0) return;
-        decoder.write(pending.length === 1 ? (pending[0] as string) : pending.join(''));
-        pending = [];
-        pendingChars = 0;
-      };
-      if (response.body) {
-        for await (const bytes of response.body) {
-          deadline.touch();
-          const piece = text.decode(bytes, { stream: true });
-          pending.push(piece);
-          pendingChars += piece.length;
-          if (pendingChars >= DECODE_CHUNK_CHARS) {
-            flush();
-            if (batch.length) {
-              const ready = batch;
-              batch = [];
-              yield ready;
-            }
-          }
+      while (reader) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        deadline.touch();
+        const piece = text.decode(value, { stream: true });
+        pending.push(piece);
+        pendingChars += piece.length;
+        if (pendingChars < DECODE_CHUNK_CHARS) continue;
+        flush(false);
+        if (batch.length) {
+          const ready = batch;
+          batch = [];
+          yield ready;
         }
       }
-      const tail = text.decode();
-      if (tail) pending.push(tail), (pendingChars += tail.length);
-      flush();
+      flush(true);
       decoder.end();
       if (failed) {
-        // An HTTP error whose XML body was not a Fault.
+        // An HTTP error whose XML body was neither a Fault nor broken.
         throw new UpstreamUnavailableError('http-status', `1C-Connect answered HTTP ${response.status}`, response.status);
       }
       if (batch.length) yield batch;
@@ -134,7 +134,7 @@ export class ConnectClient {
       throw error;
     } finally {
       // Stops the download when the consumer gave up early or decoding failed.
-      await response.body?.cancel().catch(() => undefined);
+      await reader?.cancel().catch(() => undefined);
     }
   }
 

@@ -1,0 +1,64 @@
+/**
+ * One measurement in a process of its own, so peak RSS is that of this work alone:
+ *   tsx bench/decode-worker.ts raw|decoder|dom FILE
+ * prints one JSON line { mode, bytes, rows, ms, maxRssMb }.
+ */
+import { createReadStream, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { XMLParser } from 'fast-xml-parser';
+import sax from 'sax';
+import { serviceCallFromRow } from '../src/upstream/service-call-row.js';
+import { REQUIRED_HISTORY_COLUMNS } from '../src/upstream/value-table.js';
+import { ValueTableDecoder } from '../src/upstream/value-table-decoder.js';
+
+const [mode, file] = process.argv.slice(2) as [string, string];
+const CHUNK = 64 * 1024;
+
+async function chunks(onChunk: (text: string) => void): Promise<number> {
+  let bytes = 0;
+  const stream = createReadStream(file, { highWaterMark: CHUNK });
+  stream.setEncoding('utf8');
+  for await (const text of stream) {
+    bytes += Buffer.byteLength(text as string);
+    onChunk(text as string);
+  }
+  return bytes;
+}
+
+async function run(): Promise<{ bytes: number; rows: number }> {
+  if (mode === 'raw') {
+    // Tokenization alone: the same parser settings, with no handlers attached.
+    const parser = sax.parser(true, { xmlns: false, position: false, trim: false, normalize: false });
+    const bytes = await chunks((text) => parser.write(text));
+    parser.close();
+    return { bytes, rows: 0 };
+  }
+  if (mode === 'decoder') {
+    let rows = 0;
+    let number = 0;
+    const decoder = new ValueTableDecoder({
+      zone: 'Europe/Moscow',
+      columns: REQUIRED_HISTORY_COLUMNS,
+      onRow: (row) => {
+        serviceCallFromRow(row, ++number);
+        rows++;
+      },
+    });
+    const bytes = await chunks((text) => decoder.write(text));
+    decoder.end();
+    return { bytes, rows };
+  }
+  if (mode === 'dom') {
+    const text = readFileSync(file, 'utf8');
+    const doc = new XMLParser({ ignoreAttributes: false, removeNSPrefix: true }).parse(text);
+    const table = doc.Envelope.Body.GetHistoryOfServiceCallsResponse.return.Property[1].Value;
+    return { bytes: Buffer.byteLength(text), rows: table.row.length };
+  }
+  throw new Error(`unknown mode ${mode}`);
+}
+
+const started = performance.now();
+const { bytes, rows } = await run();
+const ms = performance.now() - started;
+const maxRssMb = process.resourceUsage().maxRSS / 1024;
+process.stdout.write(`${JSON.stringify({ mode, bytes, rows, ms: Math.round(ms), maxRssMb: Math.round(maxRssMb) })}\n`);

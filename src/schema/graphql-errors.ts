@@ -1,0 +1,62 @@
+import { GraphQLError } from 'graphql';
+import { QuotaExhaustedError } from '../history/history-errors.js';
+import {
+  SoapFaultError,
+  UpstreamAuthError,
+  UpstreamProtocolError,
+  UpstreamResultError,
+  UpstreamUnavailableError,
+} from '../upstream/errors.js';
+
+/** The error codes of the contract (extensions.code). */
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'UNAUTHENTICATED'
+  | 'QUOTA_EXHAUSTED'
+  | 'UPSTREAM_ERROR'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_AUTH_FAILED';
+
+export function badUserInput(argument: string, message: string): GraphQLError {
+  return new GraphQLError(`${argument}: ${message}`, { extensions: { code: 'BAD_USER_INPUT', argument } });
+}
+
+/**
+ * A history or upstream failure as the client sees it. Messages carry codes and upstream texts, never
+ * credentials; anything unexpected is returned as is and masked by the server.
+ */
+export function toGraphQLError(error: unknown): unknown {
+  if (error instanceof GraphQLError) return error;
+  if (error instanceof QuotaExhaustedError) {
+    return new GraphQLError(error.message, {
+      extensions: {
+        code: 'QUOTA_EXHAUSTED',
+        retryAfterSeconds: error.retryAfterSeconds,
+        ...(error.upstreamCode ? { upstreamCode: error.upstreamCode } : {}),
+      },
+    });
+  }
+  if (error instanceof UpstreamAuthError) {
+    return new GraphQLError('1C-Connect refused the configured API credentials', {
+      extensions: { code: 'UPSTREAM_AUTH_FAILED' },
+    });
+  }
+  if (error instanceof UpstreamResultError) {
+    return new GraphQLError(error.message, { extensions: { code: 'UPSTREAM_ERROR', upstreamCode: error.resultCode } });
+  }
+  if (error instanceof SoapFaultError) {
+    return new GraphQLError(error.message, { extensions: { code: 'UPSTREAM_ERROR', upstreamCode: error.faultCode } });
+  }
+  if (error instanceof UpstreamUnavailableError) {
+    return new GraphQLError(`1C-Connect is unavailable: ${error.message}`, { extensions: { code: 'UPSTREAM_UNAVAILABLE' } });
+  }
+  if (error instanceof UpstreamProtocolError) {
+    // A cut body is a broken connection; anything else is a response we cannot read.
+    return error.truncated
+      ? new GraphQLError(`1C-Connect is unavailable: ${error.message}`, { extensions: { code: 'UPSTREAM_UNAVAILABLE' } })
+      : new GraphQLError(`1C-Connect sent a response that cannot be read: ${error.message}`, {
+          extensions: { code: 'UPSTREAM_ERROR', upstreamCode: 'INVALID_RESPONSE' },
+        });
+  }
+  return error;
+}

@@ -1,0 +1,204 @@
+import type { ServiceCall } from '../domain/service-call.js';
+import { type CallPosition, indexAfter } from '../history/call-selection.js';
+import type { PeriodAnswer, PeriodQuery } from '../history/history-service.js';
+import { builder } from './builder.js';
+import type { GraphQLContext } from './context.js';
+import { type DateTimeInput, instantOf } from './date-time-value.js';
+import { badUserInput, toGraphQLError } from './graphql-errors.js';
+import { CallResultEnum, ServiceCallRef } from './service-call.js';
+
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+const DAY_MS = 86_400_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface ConnectionPage {
+  answer: PeriodAnswer;
+  start: number;
+  end: number;
+}
+
+export function encodeCursor(call: ServiceCall): string {
+  return Buffer.from(`${call.callTime}:${call.callId}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): CallPosition | null {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = /^(-?\d+):(.+)$/.exec(text);
+  if (!match || Buffer.from(text, 'utf8').toString('base64url') !== cursor) return null;
+  return { callTime: Number(match[1]), callId: match[2] as string };
+}
+
+const ServiceCallFilterInput = builder.inputType('ServiceCallFilter', {
+  description:
+    'Which calls: a period (required) and any of the filters GetHistoryOfServiceCalls offers. ' +
+    'Filters are applied to whole cached days, so any combination costs no extra upstream call.',
+  fields: (t) => ({
+    periodFrom: t.field({ type: 'DateTime', required: true, description: 'Calls answered at or after this instant.' }),
+    periodTo: t.field({ type: 'DateTime', required: true, description: 'Calls answered before this instant.' }),
+    clientId: t.id({ description: 'Only calls of this client organisation (UUID).' }),
+    serviceUserId: t.id({ description: 'Only calls of this service user account (UUID).' }),
+    serviceId: t.id({ description: 'Only calls on this support line (UUID).' }),
+    specialistId: t.id({ description: 'Only calls where this specialist (UUID) is the caller or the callee.' }),
+    callResult: t.field({ type: CallResultEnum, description: 'Only successful or only unsuccessful calls.' }),
+  }),
+});
+
+const ServiceCallEdge = builder.objectRef<{ call: ServiceCall }>('ServiceCallEdge').implement({
+  description: 'A call with its position in the list.',
+  fields: (t) => ({
+    cursor: t.string({ description: 'Opaque; pass it as `after` to continue after this call.', resolve: (e) => encodeCursor(e.call) }),
+    node: t.field({ type: ServiceCallRef, description: 'The call.', resolve: (e) => e.call }),
+  }),
+});
+
+const PageInfo = builder.objectRef<ConnectionPage>('PageInfo').implement({
+  description: 'Where this page sits in the whole filtered list.',
+  fields: (t) => ({
+    hasNextPage: t.boolean({ description: 'More calls follow this page.', resolve: (p) => p.end < p.answer.calls.length }),
+    hasPreviousPage: t.boolean({ description: 'Calls precede this page.', resolve: (p) => p.start > 0 }),
+    startCursor: t.string({
+      nullable: true,
+      description: 'Cursor of the first call of the page; null for an empty page.',
+      resolve: (p) => (p.end > p.start ? encodeCursor(p.answer.calls[p.start] as ServiceCall) : null),
+    }),
+    endCursor: t.string({
+      nullable: true,
+      description: 'Cursor of the last call of the page; null for an empty page.',
+      resolve: (p) => (p.end > p.start ? encodeCursor(p.answer.calls[p.end - 1] as ServiceCall) : null),
+    }),
+  }),
+});
+
+const ServiceCallStats = builder.objectRef<PeriodAnswer['stats']>('ServiceCallStats').implement({
+  description: 'Totals over every call of the filtered period, not only the page.',
+  fields: (t) => ({
+    total: t.exposeInt('total', { description: 'Number of calls.' }),
+    successful: t.exposeInt('successful', { description: 'Number of successful calls.' }),
+    unsuccessful: t.exposeInt('unsuccessful', { description: 'Number of unsuccessful calls.' }),
+    totalDurationSeconds: t.exposeInt('totalDurationSeconds', { description: 'Talk time of all calls, in seconds.' }),
+    averageDurationSeconds: t.exposeFloat('averageDurationSeconds', {
+      nullable: true,
+      description: 'Average talk time of the successful calls, in seconds; null when there are none.',
+    }),
+  }),
+});
+
+const Freshness = builder.objectRef<PeriodAnswer>('Freshness').implement({
+  description: 'How old the history behind an answer is.',
+  fields: (t) => ({
+    asOf: t.field({
+      type: 'DateTime',
+      description: 'When the oldest copy of the days used was fetched from the upstream.',
+      resolve: (a, _args, ctx) => ({ instant: a.asOf, zone: ctx.settings.connect.timeZone }),
+    }),
+    stale: t.boolean({
+      description: 'True when some day is older than maxAge asked for, because no upstream call could be made now.',
+      resolve: (a) => a.stale,
+    }),
+  }),
+});
+
+const ServiceCallConnection = builder.objectRef<ConnectionPage>('ServiceCallConnection').implement({
+  description: 'A page of calls in history order (callTime, then callId), with totals over the whole filtered period.',
+  fields: (t) => ({
+    edges: t.field({
+      type: [ServiceCallEdge],
+      description: 'The calls of this page with their cursors.',
+      resolve: (p) => p.answer.calls.slice(p.start, p.end).map((call) => ({ call })),
+    }),
+    nodes: t.field({
+      type: [ServiceCallRef],
+      description: 'The calls of this page.',
+      resolve: (p) => p.answer.calls.slice(p.start, p.end),
+    }),
+    pageInfo: t.field({ type: PageInfo, description: 'Where this page sits.', resolve: (p) => p }),
+    totalCount: t.int({ description: 'Number of calls in the whole filtered period.', resolve: (p) => p.answer.stats.total }),
+    stats: t.field({ type: ServiceCallStats, description: 'Totals over the whole filtered period.', resolve: (p) => p.answer.stats }),
+    freshness: t.field({ type: Freshness, description: 'How old the history behind this answer is.', resolve: (p) => p.answer }),
+  }),
+});
+
+interface ServiceCallsArgs {
+  filter: {
+    periodFrom: DateTimeInput;
+    periodTo: DateTimeInput;
+    clientId?: string | null;
+    serviceUserId?: string | null;
+    serviceId?: string | null;
+    specialistId?: string | null;
+    callResult?: 'SUCCESSFUL' | 'UNSUCCESSFUL' | null;
+  };
+  first?: number | null;
+  after?: string | null;
+  maxAge?: number | null;
+}
+
+function uuid(argument: string, value: string | null | undefined): string | null {
+  if (value == null) return null;
+  if (!UUID.test(value)) throw badUserInput(argument, `${JSON.stringify(value)} is not a UUID`);
+  return value.toLowerCase();
+}
+
+/** Every argument checked before any upstream work; each failure names its argument. */
+export function periodQueryOf(args: ServiceCallsArgs, ctx: GraphQLContext): { query: PeriodQuery; first: number; after: CallPosition | null } {
+  const zone = ctx.settings.connect.timeZone;
+  const from = instantOf(args.filter.periodFrom, zone);
+  const to = instantOf(args.filter.periodTo, zone);
+  if (from >= to) throw badUserInput('filter.periodTo', 'must be later than filter.periodFrom');
+  if (to - from > ctx.settings.maxQueryDays * DAY_MS) {
+    throw badUserInput('filter.periodTo', `the period may be at most ${ctx.settings.maxQueryDays} days long`);
+  }
+  const first = args.first ?? DEFAULT_PAGE;
+  if (first < 0 || first > MAX_PAGE) throw badUserInput('first', `must be between 0 and ${MAX_PAGE}`);
+  const maxAge = args.maxAge ?? ctx.settings.cacheMaxAgeSeconds;
+  if (maxAge < 0) throw badUserInput('maxAge', 'must not be negative');
+  const after = args.after == null ? null : decodeCursor(args.after);
+  if (args.after != null && after === null) throw badUserInput('after', 'is not a cursor of this API');
+  return {
+    query: {
+      from,
+      to,
+      maxAgeMs: maxAge * 1000,
+      filter: {
+        clientId: uuid('filter.clientId', args.filter.clientId),
+        serviceUserId: uuid('filter.serviceUserId', args.filter.serviceUserId),
+        serviceId: uuid('filter.serviceId', args.filter.serviceId),
+        specialistId: uuid('filter.specialistId', args.filter.specialistId),
+        callResult: args.filter.callResult ?? null,
+      },
+    },
+    first,
+    after,
+  };
+}
+
+builder.queryField('serviceCalls', (t) =>
+  t.field({
+    type: ServiceCallConnection,
+    description:
+      'Calls on the partner\'s support lines in a period, filtered and paged. Answered from cached days; ' +
+      'only missing days, or unsealed days older than maxAge, cost upstream calls.',
+    args: {
+      filter: t.arg({ type: ServiceCallFilterInput, required: true, description: 'The period and filters.' }),
+      first: t.arg.int({ description: `Page size, 0 to ${MAX_PAGE}; default ${DEFAULT_PAGE}.` }),
+      after: t.arg.string({ description: 'Continue after this cursor (from edges.cursor or pageInfo.endCursor).' }),
+      maxAge: t.arg.int({
+        description:
+          'How old (seconds) a copy of an unsealed day (today, recent days) may be before it is refetched; ' +
+          'default CACHE_MAX_AGE_SECONDS. Sealed days are never refetched.',
+      }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const { query, first, after } = periodQueryOf(args as ServiceCallsArgs, ctx);
+      let answer: PeriodAnswer;
+      try {
+        answer = await ctx.periods.load(query);
+      } catch (error) {
+        throw toGraphQLError(error);
+      }
+      const start = after ? indexAfter(answer.calls, after) : 0;
+      return { answer, start, end: Math.min(answer.calls.length, start + first) };
+    },
+  }),
+);

@@ -1,0 +1,71 @@
+import DataLoader from 'dataloader';
+import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import type { Settings } from './config.js';
+import type { HistoryService, PeriodAnswer, PeriodQuery } from './history/history-service.js';
+import type { QuotaLedger } from './history/quota-ledger.js';
+import type { GraphQLContext } from './schema/context.js';
+import { schema } from './schema/index.js';
+import { useApiKeys } from './server/api-keys.js';
+import { defaultQuery } from './server/default-query.js';
+import type { Logger } from './server/logger.js';
+import type { Clock } from './time/clock.js';
+
+export interface YogaDependencies {
+  settings: Settings;
+  clock: Clock;
+  ledger: QuotaLedger;
+  history: HistoryService;
+  logger: Logger;
+  /** True when the built-in simulator stands in for 1C-Connect. */
+  demo: boolean;
+  /** False once shutdown began: /ready then answers 503 so a balancer stops sending work. */
+  isReady?: () => boolean;
+}
+
+export type ConnectYoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
+
+/** Identical questions in one request share one key, so they are answered once. */
+function periodKey(q: PeriodQuery): string {
+  const f = q.filter;
+  return [q.from, q.to, q.maxAgeMs, f.clientId, f.serviceUserId, f.serviceId, f.specialistId, f.callResult]
+    .map((v) => v ?? '')
+    .join('|');
+}
+
+export function buildYoga(deps: YogaDependencies): ConnectYoga {
+  const { settings, history, logger } = deps;
+  const plugins: Plugin[] = [
+    useReadinessCheck({ endpoint: '/ready', check: () => deps.isReady?.() ?? true }),
+  ];
+  if (settings.apiKeys.length) plugins.push(useApiKeys(settings.apiKeys));
+
+  return createYoga<Record<string, unknown>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/health',
+    landingPage: false,
+    maskedErrors: true,
+    logging: {
+      debug: (...args) => logger.debug(String(args[0])),
+      info: (...args) => logger.info(String(args[0])),
+      warn: (...args) => logger.warn(String(args[0])),
+      error: (...args) => logger.error(String(args[0]), { error: args[1] instanceof Error ? args[1].message : undefined }),
+    },
+    graphiql: settings.graphiql
+      ? () => ({
+          title: 'connect-calls-graphql',
+          defaultQuery: defaultQuery({ demo: deps.demo, now: deps.clock.now(), zone: settings.connect.timeZone }),
+        })
+      : false,
+    plugins,
+    context: (): GraphQLContext => ({
+      settings,
+      clock: deps.clock,
+      ledger: deps.ledger,
+      history,
+      periods: new DataLoader<PeriodQuery, PeriodAnswer, string>((keys) => history.answer(keys), {
+        cacheKeyFn: periodKey,
+      }),
+    }),
+  });
+}
