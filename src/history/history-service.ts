@@ -1,4 +1,5 @@
 import type { ServiceCall, ServiceCallFilter } from '../domain/service-call.js';
+import type { Logger } from '../server/logger.js';
 import type { Clock } from '../time/clock.js';
 import { addDays, type LocalDay, localDayOf, startOfDay } from '../time/zone.js';
 import { UpstreamOutOfLimitError } from '../upstream/errors.js';
@@ -23,6 +24,7 @@ export interface HistoryServiceOptions {
   dayMaxDays: number;
   nightMaxDays: number;
   settleHours: number;
+  logger?: Logger;
 }
 
 /** One question of a GraphQL request: a period, how old a copy it accepts, and a filter. */
@@ -182,10 +184,20 @@ export class HistoryService {
   private async fetch(call: PlannedCall, startedAt: number): Promise<void> {
     const { store, source, ledger, zone, settleHours } = this.options;
     const staged = await store.stage();
+    const days = { first: call.days[0], last: call.days[call.days.length - 1] };
+    let rows = 0;
     try {
-      for await (const batch of source.history({ periodFrom: call.from, periodTo: call.to })) await staged.add(batch);
+      for await (const batch of source.history({ periodFrom: call.from, periodTo: call.to })) {
+        rows += batch.length;
+        await staged.add(batch);
+      }
+      this.options.logger?.info('upstream call completed', { ...days, rows, ms: this.options.clock.now() - startedAt });
     } catch (error) {
       await staged.discard();
+      this.options.logger?.warn('upstream call failed; nothing of it was kept', {
+        ...days,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
       if (error instanceof UpstreamOutOfLimitError) {
         ledger.blockAfterOutOfLimit();
         throw new QuotaExhaustedError(this.retryAfterSeconds(), error.resultCode);

@@ -1,0 +1,34 @@
+/** Reads the environment, starts the server on HOST:PORT, and shuts down cleanly on SIGTERM/SIGINT. */
+import { ConfigError, loadSettings } from './config.js';
+import { jsonLogger } from './server/logger.js';
+import { startServer } from './server/start-server.js';
+import { systemClock } from './time/clock.js';
+
+const logger = jsonLogger(process.env.LOG_LEVEL === 'debug' ? 'debug' : 'info');
+
+let settings;
+try {
+  settings = loadSettings(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  logger.error(`invalid configuration: ${error.message}`, { variable: error.variable });
+  process.exit(2);
+}
+
+const server = await startServer(settings, systemClock, logger);
+
+let stopping = false;
+const stop = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
+  logger.info('shutting down: finishing requests and upstream calls in flight', { signal });
+  server.close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      logger.error('shutdown failed', { error: error instanceof Error ? error.message : String(error) });
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));

@@ -1,0 +1,78 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Settings } from '../config.js';
+import { createHistory } from '../history/create-history.js';
+import { type Simulator, startSimulator } from '../simulator/server.js';
+import type { Clock } from '../time/clock.js';
+import { addDays, localDayOf } from '../time/zone.js';
+import { ConnectClient } from '../upstream/connect-client.js';
+import { buildYoga } from '../yoga.js';
+import type { Logger } from './logger.js';
+
+export interface RunningServer {
+  url: string;
+  demo: boolean;
+  /** Stops taking requests, lets those in flight finish and every upstream call complete. */
+  close(): Promise<void>;
+}
+
+/** Demo history: a few months ending today, about a busy partner's volume. */
+const DEMO_DAYS = 120;
+const DEMO_CALLS_PER_DAY = 400;
+const DEMO_SEED = 20_240_301;
+
+export async function startServer(settings: Settings, clock: Clock, logger: Logger): Promise<RunningServer> {
+  const c = settings.connect;
+  let simulator: Simulator | undefined;
+  let upstream = { url: c.url, login: c.login, password: c.password };
+  if (!upstream.url) {
+    simulator = await startSimulator({
+      clock,
+      zone: c.timeZone,
+      seed: DEMO_SEED,
+      callsPerDay: DEMO_CALLS_PER_DAY,
+      firstDay: addDays(localDayOf(clock.now(), c.timeZone), -DEMO_DAYS),
+      dayHours: c.dayHours,
+      dayLimit: c.dayLimit,
+      nightLimit: c.nightLimit,
+      dayMaxDays: c.dayMaxDays,
+    });
+    upstream = { url: simulator.url, login: simulator.login, password: simulator.password };
+    logger.warn('DEMO MODE: CONNECT_URL is not set; serving generated calls from the built-in 1C-Connect simulator', {
+      simulator: simulator.url,
+      days: DEMO_DAYS,
+    });
+  }
+  const client = new ConnectClient({
+    url: upstream.url as string,
+    login: upstream.login,
+    password: upstream.password,
+    zone: c.timeZone,
+    timeoutMs: c.timeoutMs,
+  });
+  const { history, ledger } = createHistory(settings, client, clock, logger);
+  let ready = true;
+  const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: simulator !== undefined, isReady: () => ready });
+  const server = createServer(yoga);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}/graphql`;
+  logger.info('listening', { url, upstream: simulator ? 'simulator' : new URL(upstream.url as string).host, graphiql: settings.graphiql });
+
+  return {
+    url,
+    demo: simulator !== undefined,
+    close: async () => {
+      ready = false;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await history.drain();
+      await simulator?.close();
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { loadSettings, type Settings } from '../../src/config.js';
+import { createHistory } from '../../src/history/create-history.js';
+import type { HistoryService } from '../../src/history/history-service.js';
+import type { QuotaLedger } from '../../src/history/quota-ledger.js';
+import { silentLogger } from '../../src/server/logger.js';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/server.js';
+import { ManualClock } from '../../src/time/clock.js';
+import { ConnectClient } from '../../src/upstream/connect-client.js';
+import { buildYoga, type ConnectYoga } from '../../src/yoga.js';
+
+export interface GraphQLResponse<T> {
+  data?: T | null;
+  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> }>;
+}
+
+export interface Harness {
+  clock: ManualClock;
+  simulator: Simulator;
+  settings: Settings;
+  history: HistoryService;
+  ledger: QuotaLedger;
+  yoga: ConnectYoga;
+  /** Upstream calls the simulator has received so far. */
+  upstreamCalls(): number;
+  query<T, V>(document: TypedDocumentNode<T, V> | string, variables?: V, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  close(): Promise<void>;
+}
+
+/** The server in-process (yoga.fetch) over the simulator on loopback, on a clock the test moves. */
+export async function startHarness(options: {
+  now: string | number;
+  env?: Record<string, string>;
+  simulator?: Partial<SimulatorOptions>;
+}): Promise<Harness> {
+  const clock = new ManualClock(typeof options.now === 'number' ? options.now : Date.parse(options.now));
+  const simulator = await startSimulator({ clock, seed: 7, callsPerDay: 300, zone: 'Europe/Moscow', ...options.simulator });
+  const settings = loadSettings({
+    CONNECT_URL: simulator.url,
+    CONNECT_LOGIN: simulator.login,
+    CONNECT_PASSWORD: simulator.password,
+    CONNECT_TIMEOUT_MS: '2000',
+    ...options.env,
+  });
+  const client = new ConnectClient({
+    url: simulator.url,
+    login: settings.connect.login,
+    password: settings.connect.password,
+    zone: settings.connect.timeZone,
+    timeoutMs: settings.connect.timeoutMs,
+  });
+  const { history, ledger } = createHistory(settings, client, clock, silentLogger);
+  const yoga = buildYoga({ settings, clock, ledger, history, logger: silentLogger, demo: false });
+  return {
+    clock,
+    simulator,
+    settings,
+    history,
+    ledger,
+    yoga,
+    upstreamCalls: () => simulator.callCount(),
+    async query(document, variables, headers = {}) {
+      const response = await yoga.fetch('http://yoga.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query: typeof document === 'string' ? document : print(document), variables }),
+      });
+      return (await response.json()) as GraphQLResponse<never>;
+    },
+    async close() {
+      await history.drain();
+      await simulator.close();
+    },
+  };
+}

@@ -1,0 +1,156 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServiceCall } from '../../src/domain/service-call.js';
+import { type Simulator, startSimulator } from '../../src/simulator/server.js';
+import { ManualClock } from '../../src/time/clock.js';
+import { ConnectClient } from '../../src/upstream/connect-client.js';
+import {
+  ConnectError,
+  SoapFaultError,
+  UpstreamAuthError,
+  UpstreamOutOfLimitError,
+  UpstreamProtocolError,
+  UpstreamResultError,
+  UpstreamUnavailableError,
+} from '../../src/upstream/errors.js';
+import type { HistoryRequest } from '../../src/upstream/history-request.js';
+
+const ZONE = 'Europe/Moscow';
+const DAY = 86_400_000;
+const MONDAY = Date.parse('2024-03-04T00:00:00+03:00');
+const WEEK: HistoryRequest = { periodFrom: MONDAY, periodTo: MONDAY + 7 * DAY };
+
+let simulator: Simulator | undefined;
+afterEach(async () => {
+  await simulator?.close();
+  simulator = undefined;
+});
+
+async function setUp(options: { now: string; password?: string; clientPassword?: string; timeoutMs?: number }) {
+  const clock = new ManualClock(Date.parse(options.now));
+  simulator = await startSimulator({ clock, seed: 11, callsPerDay: 400, zone: ZONE, password: options.password });
+  const client = new ConnectClient({
+    url: simulator.url,
+    login: simulator.login,
+    password: options.clientPassword ?? simulator.password,
+    zone: ZONE,
+    timeoutMs: options.timeoutMs ?? 2000,
+  });
+  return { clock, simulator, client };
+}
+
+async function collect(client: ConnectClient, request: HistoryRequest): Promise<{ calls: ServiceCall[]; batches: number; error?: ConnectError }> {
+  const calls: ServiceCall[] = [];
+  let batches = 0;
+  try {
+    for await (const batch of client.history(request)) {
+      batches++;
+      calls.push(...batch);
+    }
+    return { calls, batches };
+  } catch (error) {
+    if (error instanceof ConnectError) return { calls, batches, error };
+    throw error;
+  }
+}
+
+describe('ConnectClient against the simulator', () => {
+  it('streams a week in batches equal to the simulator data, with a password holding : & < "', async () => {
+    const password = 'p:a&s<s"w>rd';
+    const { client, simulator: sim } = await setUp({ now: '2024-03-20T10:00:00+03:00', password });
+    const { calls, batches, error } = await collect(client, WEEK);
+    expect(error).toBeUndefined();
+    expect(calls).toEqual(sim.history.callsBetween(WEEK.periodFrom as number, WEEK.periodTo as number));
+    expect(calls.length).toBe(7 * 400);
+    expect(batches).toBeGreaterThan(1);
+    expect(sim.callCount()).toBe(1);
+    expect(sim.received[0]?.params).toEqual(WEEK);
+  });
+
+  it('sends every filter and the simulator applies it', async () => {
+    const { client, simulator: sim } = await setUp({ now: '2024-03-20T10:00:00+03:00' });
+    const specialist = sim.history.specialists[0]?.specialistId as string;
+    const request: HistoryRequest = { ...WEEK, specialistId: specialist, callResult: 'SUCCESSFUL' };
+    const { calls, error } = await collect(client, request);
+    expect(error).toBeUndefined();
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((c) => (c.callerId === specialist || c.calleeId === specialist) && c.callResult === 'SUCCESSFUL')).toBe(true);
+    expect(sim.received[0]?.params).toEqual(request);
+    expect(sim.callCount()).toBe(1);
+  });
+
+  it('reports wrong credentials as an auth error', async () => {
+    const { client, simulator: sim } = await setUp({ now: '2024-03-20T10:00:00+03:00', clientPassword: 'nope' });
+    const { error } = await collect(client, WEEK);
+    expect(error).toBeInstanceOf(UpstreamAuthError);
+    expect(error).toMatchObject({ httpStatus: 401 });
+    expect(error?.message).not.toContain('nope');
+    expect(sim.received.length).toBe(1);
+  });
+
+  it.each([
+    ['HTTP 500', { kind: 'http-status', status: 500 } as const, UpstreamUnavailableError, { reason: 'http-status', httpStatus: 500 }],
+    ['HTTP 503', { kind: 'http-status', status: 503 } as const, UpstreamUnavailableError, { httpStatus: 503 }],
+    ['HTTP 403', { kind: 'http-status', status: 403 } as const, UpstreamAuthError, { httpStatus: 403 }],
+    ['SOAP 1.2 Fault', { kind: 'soap-fault', version: '1.2' } as const, SoapFaultError, { httpStatus: 500 }],
+    ['SOAP 1.1 Fault', { kind: 'soap-fault', version: '1.1' } as const, SoapFaultError, { httpStatus: 500 }],
+    ['a truncated body', { kind: 'truncate', afterBytes: 50_000 } as const, UpstreamProtocolError, { truncated: true }],
+    ['malformed XML', { kind: 'malformed' } as const, UpstreamProtocolError, { truncated: false }],
+    ['ResultCode PARAM_NOT_EXIST', { kind: 'result-code', code: 'PARAM_NOT_EXIST', text: 'x' } as const, UpstreamResultError, { resultCode: 'PARAM_NOT_EXIST' }],
+  ])('turns %s into its typed error', async (_name, fault, type, fields) => {
+    const { client, simulator: sim } = await setUp({ now: '2024-03-20T10:00:00+03:00' });
+    sim.inject(fault, 1);
+    const { error } = await collect(client, WEEK);
+    expect(error).toBeInstanceOf(type);
+    expect(error).toMatchObject(fields);
+    expect(sim.callCount()).toBe(1);
+    // The fault was for one call only: the next succeeds.
+    expect((await collect(client, WEEK)).error).toBeUndefined();
+    expect(sim.callCount()).toBe(2);
+  });
+
+  it('times out on a body that stalls half way, after handing out only complete rows', async () => {
+    const { client, simulator: sim } = await setUp({ now: '2024-03-20T10:00:00+03:00', timeoutMs: 300 });
+    sim.inject({ kind: 'stall', afterBytes: 200_000 }, 1);
+    const { error, calls } = await collect(client, WEEK);
+    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+    expect(error).toMatchObject({ reason: 'timeout' });
+    expect(calls.length).toBeLessThan(7 * 400);
+    expect(sim.callCount()).toBe(1);
+  });
+
+  it('times out when the response does not start in time, and fails fast on a closed port', async () => {
+    const { client, simulator: sim } = await setUp({ now: '2024-03-20T10:00:00+03:00', timeoutMs: 200 });
+    sim.inject({ kind: 'delay', ms: 1000 }, 1);
+    expect((await collect(client, WEEK)).error).toMatchObject({ kind: 'unavailable', reason: 'timeout' });
+    const closed = new ConnectClient({ url: 'http://127.0.0.1:9/cus/ws/PartnerWebAPI2', login: 'a', password: 'b', zone: ZONE, timeoutMs: 1000 });
+    expect((await collect(closed, WEEK)).error).toMatchObject({ kind: 'unavailable', reason: 'network' });
+  });
+
+  it('meets OUT_OF_LIMIT after 10 daytime calls in an hour, and succeeds an hour later', async () => {
+    const { client, clock, simulator: sim } = await setUp({ now: '2024-03-20T10:00:00+03:00' });
+    const day: HistoryRequest = { periodFrom: MONDAY, periodTo: MONDAY + DAY };
+    for (let i = 0; i < 10; i++) {
+      expect((await collect(client, day)).error).toBeUndefined();
+      clock.advance(60_000);
+    }
+    const { error } = await collect(client, day);
+    expect(error).toBeInstanceOf(UpstreamOutOfLimitError);
+    expect(error).toMatchObject({ resultCode: 'OUT_OF_LIMIT', kind: 'out-of-limit' });
+    clock.set(Date.parse('2024-03-20T11:00:00+03:00'));
+    expect((await collect(client, day)).error).toBeUndefined();
+    expect(sim.callCount()).toBe(12);
+  });
+
+  it('is refused a period over 7 days by day, and served it at night', async () => {
+    const { client, clock, simulator: sim } = await setUp({ now: '2024-03-20T12:00:00+03:00' });
+    const tenDays: HistoryRequest = { periodFrom: MONDAY, periodTo: MONDAY + 10 * DAY };
+    const { error } = await collect(client, tenDays);
+    expect(error).toBeInstanceOf(UpstreamResultError);
+    expect(error).not.toBeInstanceOf(UpstreamOutOfLimitError);
+    clock.set(Date.parse('2024-03-20T22:00:00+03:00'));
+    const night = await collect(client, tenDays);
+    expect(night.error).toBeUndefined();
+    expect(night.calls.length).toBe(10 * 400);
+    expect(sim.callCount()).toBe(2);
+  });
+});
