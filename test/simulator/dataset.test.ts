@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/time/clock.js';
+import { localHour, startOfDay, localDayOf, DAY_MS } from '../../src/time/zone.js';
+import { directionOf, specialistOf, type ServiceCall } from '../../src/domain/service-call.js';
+import { CALL_MIX, SimulatedHistory } from '../../src/simulator/dataset.js';
+
+const ZONE = 'Europe/Moscow';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// Wednesday 2024-03-06 12:00 Moscow; the week before it is complete.
+const NOW = Date.parse('2024-03-06T09:00:00Z');
+const WEEK_START = startOfDay('2024-02-26', ZONE);
+const WEEK_END = startOfDay('2024-03-04', ZONE);
+
+function history(options: { seed?: number; callsPerDay?: number; now?: number; zone?: string; firstDay?: string } = {}) {
+  const clock = new ManualClock(options.now ?? NOW);
+  const sim = new SimulatedHistory({
+    seed: options.seed ?? 42,
+    callsPerDay: options.callsPerDay ?? 200,
+    zone: options.zone ?? ZONE,
+    clock,
+    firstDay: options.firstDay,
+  });
+  return { sim, clock };
+}
+
+describe('SimulatedHistory determinism', () => {
+  it('gives the same calls for the same seed and different calls for another seed', () => {
+    const a = history({ seed: 7 }).sim.callsBetween(WEEK_START, WEEK_END);
+    const b = history({ seed: 7 }).sim.callsBetween(WEEK_START, WEEK_END);
+    const c = history({ seed: 8 }).sim.callsBetween(WEEK_START, WEEK_END);
+    expect(a).toHaveLength(7 * 200);
+    expect(b).toEqual(a);
+    const idsOfA = new Set(a.map((x) => x.callId));
+    expect(c.some((x) => idsOfA.has(x.callId))).toBe(false);
+    expect(history({ seed: 8 }).sim.clients.map((x) => x.clientId)).not.toEqual(history({ seed: 7 }).sim.clients.map((x) => x.clientId));
+  });
+
+  it("gives a day's calls identically whether asked alone, within a week, or in pieces", () => {
+    const dayStart = startOfDay('2024-02-28', ZONE);
+    const dayEnd = startOfDay('2024-02-29', ZONE);
+    const alone = history().sim.callsBetween(dayStart, dayEnd);
+    const week = history().sim.callsBetween(WEEK_START, WEEK_END).filter((c) => c.callTime >= dayStart && c.callTime < dayEnd);
+    const { sim } = history();
+    const noon = dayStart + 12 * 3600_000;
+    const pieces = [...sim.callsBetween(noon, dayEnd), ...sim.callsBetween(dayStart, noon)].sort((x, y) => x.callTime - y.callTime || x.callId.localeCompare(y.callId));
+    expect(alone).toHaveLength(200);
+    expect(week).toEqual(alone);
+    expect(pieces).toEqual(alone);
+    // Asking again (from the cache) changes nothing.
+    expect(sim.callsBetween(dayStart, dayEnd)).toEqual(alone);
+  });
+
+  it('keeps calls in history order and inside [from, to)', () => {
+    const { sim } = history();
+    const from = WEEK_START + 3 * 3600_000 + 17_000;
+    const to = WEEK_END - 5 * 3600_000;
+    const calls = sim.callsBetween(from, to);
+    for (const [i, call] of calls.entries()) {
+      expect(call.callTime).toBeGreaterThanOrEqual(from);
+      expect(call.callTime).toBeLessThan(to);
+      const next = calls[i + 1];
+      if (next) expect(call.callTime < next.callTime || (call.callTime === next.callTime && call.callId < next.callId)).toBe(true);
+    }
+    expect(sim.callsBetween(to, from)).toEqual([]);
+  });
+});
+
+describe('SimulatedHistory and the clock', () => {
+  it('has no calls at or after the clock, and today grows as the clock moves', () => {
+    const { sim, clock } = history();
+    const todayStart = startOfDay(localDayOf(NOW, ZONE), ZONE);
+    const before = sim.callsBetween(todayStart, todayStart + DAY_MS);
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.length).toBeLessThan(200);
+    expect(before.every((c) => c.callTime < NOW)).toBe(true);
+
+    clock.advance(3 * 3600_000);
+    const after = sim.callsBetween(todayStart, todayStart + DAY_MS);
+    expect(after.length).toBeGreaterThan(before.length);
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect(after.every((c) => c.callTime < NOW + 3 * 3600_000)).toBe(true);
+    // The calls that appeared are the ones of the passed hours.
+    expect(after.slice(before.length).every((c) => c.callTime >= NOW)).toBe(true);
+
+    // The whole day, once over, has all its calls, the same as a fresh history sees them.
+    clock.set(todayStart + 2 * DAY_MS);
+    const whole = sim.callsBetween(todayStart, todayStart + DAY_MS);
+    expect(whole).toHaveLength(200);
+    expect(whole.slice(0, after.length)).toEqual(after);
+  });
+
+  it('has nothing before firstDay', () => {
+    const { sim } = history({ firstDay: '2024-03-01' });
+    const calls = sim.callsBetween(WEEK_START, NOW);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((c) => c.callTime >= startOfDay('2024-03-01', ZONE))).toBe(true);
+    expect(sim.historyStart()).toBe(startOfDay('2024-03-01', ZONE));
+    expect(sim.callsBetween(WEEK_START, startOfDay('2024-03-01', ZONE))).toEqual([]);
+  });
+
+  it('keeps each call inside its local day across a DST change', () => {
+    const zone = 'Europe/Berlin'; // 2024-03-31 has 23 hours, 2024-10-27 has 25
+    for (const day of ['2024-03-31', '2024-10-27']) {
+      const { sim } = history({ zone, now: Date.parse('2025-01-01T00:00:00Z') });
+      const from = startOfDay(day, zone);
+      const calls = sim.callsBetween(from - DAY_MS, from + 2 * DAY_MS).filter((c) => localDayOf(c.callTime, zone) === day);
+      expect(calls).toHaveLength(200);
+    }
+  });
+});
+
+describe('SimulatedHistory realism', () => {
+  const { sim } = history({ seed: 3, callsPerDay: 400 });
+  const week = sim.callsBetween(WEEK_START, WEEK_END);
+  const share = (pick: (c: ServiceCall) => boolean): number => week.filter(pick).length / week.length;
+
+  it('exposes plausible reference lists', () => {
+    expect(sim.lines.length).toBeGreaterThanOrEqual(3);
+    expect(sim.lines.length).toBeLessThanOrEqual(4);
+    expect(sim.clients).toHaveLength(25);
+    expect(sim.specialists.length).toBeGreaterThanOrEqual(8);
+    expect(sim.specialists.length).toBeLessThanOrEqual(12);
+    for (const client of sim.clients) {
+      expect(client.serviceUserIds.length).toBeGreaterThanOrEqual(1);
+      expect(client.serviceUserIds.length).toBeLessThanOrEqual(4);
+    }
+    for (const line of sim.lines) expect(line.specialistIds.length).toBeGreaterThan(0);
+    const ids = [
+      ...sim.lines.map((l) => l.serviceId),
+      ...sim.clients.map((c) => c.clientId),
+      ...sim.serviceUsers.map((u) => u.serviceUserId),
+      ...sim.specialists.map((s) => s.specialistId),
+    ];
+    expect(ids.every((id) => UUID.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('has the expected shares of results, directions and gaps over a week', () => {
+    expect(week).toHaveLength(7 * 400);
+    const unsuccessful = share((c) => c.callResult === 'UNSUCCESSFUL');
+    expect(unsuccessful).toBeGreaterThan(0.1);
+    expect(unsuccessful).toBeLessThan(0.25);
+    const inbound = share((c) => directionOf(c) === 'INBOUND');
+    const outbound = share((c) => directionOf(c) === 'OUTBOUND');
+    expect(inbound).toBeGreaterThan(0.6);
+    expect(inbound).toBeLessThan(0.78);
+    expect(outbound).toBeGreaterThan(0.2);
+    expect(share((c) => directionOf(c) === 'UNKNOWN')).toBeGreaterThan(0);
+    expect(share((c) => directionOf(c) === 'UNKNOWN')).toBeLessThan(0.05);
+    for (const key of ['clientId', 'serviceId', 'serviceUserId'] as const) {
+      expect(week.some((c) => c[key] === null), key).toBe(true);
+    }
+    expect(week.some((c) => c.callerId === null || c.calleeId === null)).toBe(true);
+    expect(share((c) => [c.clientId, c.serviceId, c.serviceUserId, c.callerId, c.calleeId].includes(null))).toBeLessThan(0.1);
+  });
+
+  it('places calls mostly in working hours, some at night', () => {
+    const daytime = share((c) => {
+      const hour = localHour(c.callTime, ZONE);
+      return hour >= CALL_MIX.workingHours.from && hour < CALL_MIX.workingHours.to;
+    });
+    expect(daytime).toBeGreaterThan(0.85);
+    expect(daytime).toBeLessThan(1);
+  });
+
+  it('writes consistent calls', () => {
+    const users = new Map(sim.serviceUsers.map((u) => [u.serviceUserId, u]));
+    const specialists = new Set(sim.specialists.map((s) => s.specialistId));
+    const lines = new Set(sim.lines.map((l) => l.serviceId));
+    for (const call of week) {
+      expect(call.callId).toMatch(UUID);
+      expect(call.callTime % 1000).toBe(0); // whole seconds, like the upstream's dateTime
+      if (call.callResult === 'UNSUCCESSFUL') expect(call.durationSeconds).toBe(0);
+      else {
+        expect(call.durationSeconds).toBeGreaterThanOrEqual(CALL_MIX.durationSeconds.min);
+        expect(call.durationSeconds).toBeLessThanOrEqual(CALL_MIX.durationSeconds.max);
+      }
+      if (call.serviceId !== null) expect(lines.has(call.serviceId)).toBe(true);
+      if (call.serviceUserId !== null && call.clientId !== null) expect(users.get(call.serviceUserId)?.clientId).toBe(call.clientId);
+      // The party that is not the service user is a specialist, when known.
+      const specialist = specialistOf(call);
+      if (specialist !== null) expect(specialists.has(specialist)).toBe(true);
+    }
+    expect(new Set(week.map((c) => c.callId)).size).toBe(week.length);
+    const durations = week.filter((c) => c.callResult === 'SUCCESSFUL').map((c) => c.durationSeconds).sort((x, y) => x - y);
+    const median = durations[Math.floor(durations.length / 2)] as number;
+    expect(median).toBeGreaterThan(60);
+    expect(median).toBeLessThan(600);
+  });
+
+  it('rejects nonsense options', () => {
+    const clock = new ManualClock(NOW);
+    expect(() => new SimulatedHistory({ seed: 1.5, callsPerDay: 1, zone: ZONE, clock })).toThrow(RangeError);
+    expect(() => new SimulatedHistory({ seed: 1, callsPerDay: -1, zone: ZONE, clock })).toThrow(RangeError);
+    expect(() => new SimulatedHistory({ seed: 1, callsPerDay: 1, zone: ZONE, clock, firstDay: '1.3.2024' })).toThrow(RangeError);
+  });
+});
