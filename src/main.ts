@@ -23,7 +23,10 @@ const stop = (signal: string): void => {
   stopping = true;
   logger.info('shutting down: finishing requests and upstream calls in flight', { signal });
   server.close().then(
-    () => process.exit(0),
+    () => {
+      logger.info('stopped');
+      process.exit(0);
+    },
     (error: unknown) => {
       logger.error('shutdown failed', { error: error instanceof Error ? error.message : String(error) });
       process.exit(1);

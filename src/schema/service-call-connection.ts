@@ -190,7 +190,7 @@ builder.queryField('serviceCalls', (t) =>
       }),
     },
     resolve: async (_root, args, ctx) => {
-      const { query, first, after } = periodQueryOf(args as ServiceCallsArgs, ctx);
+      const { query, first, after } = periodQueryOf(args, ctx);
       let answer: PeriodAnswer;
       try {
         answer = await ctx.periods.load(query);

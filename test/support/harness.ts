@@ -35,7 +35,7 @@ export async function startHarness(options: {
   simulator?: Partial<SimulatorOptions>;
 }): Promise<Harness> {
   const clock = new ManualClock(typeof options.now === 'number' ? options.now : Date.parse(options.now));
-  const simulator = await startSimulator({ clock, seed: 7, callsPerDay: 300, zone: 'Europe/Moscow', ...options.simulator });
+  const simulator = await startSimulator({ clock, seed: 7, callsPerDay: 120, zone: 'Europe/Moscow', ...options.simulator });
   const settings = loadSettings({
     CONNECT_URL: simulator.url,
     CONNECT_LOGIN: simulator.login,
@@ -59,7 +59,8 @@ export async function startHarness(options: {
     history,
     ledger,
     yoga,
-    upstreamCalls: () => simulator.callCount(),
+    // Every request that reached the upstream, even one it refused.
+    upstreamCalls: () => simulator.received.length,
     async query(document, variables, headers = {}) {
       const response = await yoga.fetch('http://yoga.test/graphql', {
         method: 'POST',
