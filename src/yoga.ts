@@ -38,6 +38,7 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
     useReadinessCheck({ endpoint: '/ready', check: () => deps.isReady?.() ?? true }),
   ];
   if (settings.apiKeys.length) plugins.push(useApiKeys(settings.apiKeys));
+  const loaders = new WeakMap<Request, GraphQLContext['periods']>();
 
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -58,14 +59,19 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
         })
       : false,
     plugins,
-    context: (): GraphQLContext => ({
-      settings,
-      clock: deps.clock,
-      ledger: deps.ledger,
-      history,
-      periods: new DataLoader<PeriodQuery, PeriodAnswer, string>((keys) => history.answer(keys), {
-        cacheKeyFn: periodKey,
-      }),
-    }),
+    // A gateway may send several operations in one HTTP request: they share one loader.
+    batching: { limit: 10 },
+    context: ({ request }): GraphQLContext => {
+      let periods = loaders.get(request);
+      if (!periods) {
+        periods = new DataLoader<PeriodQuery, PeriodAnswer, string>((keys) => history.answer(keys), {
+          cacheKeyFn: periodKey,
+          // Waits a turn of the event loop, so the fields of every operation of a batch join in.
+          batchScheduleFn: (callback) => setImmediate(callback),
+        });
+        loaders.set(request, periods);
+      }
+      return { settings, clock: deps.clock, ledger: deps.ledger, history, periods };
+    },
   });
 }

@@ -154,3 +154,57 @@ describe('ConnectClient against the simulator', () => {
     expect(sim.callCount()).toBe(2);
   });
 });
+
+describe('ConnectClient body streaming', () => {
+  /** A fetch that answers `body` cut into pieces of `size` bytes, so characters are split across chunks. */
+  function chunkedFetch(body: string, size: number, status = 200): { fetch: typeof fetch; requests: Request[] } {
+    const requests: Request[] = [];
+    const bytes = Buffer.from(body, 'utf8');
+    const fakeFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      requests.push(new Request(input, init));
+      let offset = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (offset >= bytes.length) return controller.close();
+          controller.enqueue(new Uint8Array(bytes.subarray(offset, offset + size)));
+          offset += size;
+        },
+      });
+      return new Response(stream, { status, headers: { 'content-type': 'application/soap+xml; charset=utf-8' } });
+    };
+    return { fetch: fakeFetch as typeof fetch, requests };
+  }
+
+  it('decodes UTF-8 characters split across chunks, and sends the documented headers', async () => {
+    const text = 'Превышен лимит вызовов — 😀 & <ok>';
+    const body = `<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><m:R xmlns:m="x"><m:return>
+      <Property name="ResultCode"><Value>PARAM_NOT_EXIST</Value></Property>
+      <Property name="ResultData"><Value>${text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</Value></Property>
+      </m:return></m:R></soap:Body></soap:Envelope>`;
+    for (const size of [1, 2, 3, 5]) {
+      const { fetch, requests } = chunkedFetch(body, size);
+      const client = new ConnectClient({ url: 'http://upstream.test/ws', login: 'api', password: 'p:w&<"', zone: ZONE, timeoutMs: 1000, fetch });
+      const { error } = await collect(client, WEEK);
+      expect(error).toBeInstanceOf(UpstreamResultError);
+      expect(error).toMatchObject({ resultCode: 'PARAM_NOT_EXIST', resultText: text });
+      const request = requests[0] as Request;
+      expect(request.method).toBe('POST');
+      expect(request.headers.get('content-type')).toBe(
+        'application/soap+xml; charset=utf-8; action="http://buhphone.com/PartnerWebAPI2#PartnerWebAPI2:GetHistoryOfServiceCalls"',
+      );
+      expect(request.headers.get('authorization')).toBe(`Basic ${Buffer.from('api:p:w&<"').toString('base64')}`);
+      expect(requests).toHaveLength(1);
+    }
+  });
+
+  it('reports a body that is not UTF-8 as a protocol error', async () => {
+    const good = Buffer.from('<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body>', 'utf8');
+    const body = Buffer.concat([good, Buffer.from([0xff, 0xfe, 0x41])]).toString('latin1');
+    const fakeFetch = (async () =>
+      new Response(Buffer.from(body, 'latin1'), { status: 200, headers: { 'content-type': 'application/soap+xml' } })) as typeof fetch;
+    const client = new ConnectClient({ url: 'http://upstream.test/ws', login: 'a', password: 'b', zone: ZONE, timeoutMs: 1000, fetch: fakeFetch });
+    const { error } = await collect(client, WEEK);
+    expect(error).toBeInstanceOf(UpstreamProtocolError);
+    expect(error?.message).toContain('UTF-8');
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadSettings } from '../../src/config.js';
+
+describe('settings from the environment', () => {
+  it('has the defaults of the design', () => {
+    const s = loadSettings({});
+    expect(s).toMatchObject({
+      port: 4000,
+      host: '127.0.0.1',
+      maxQueryDays: 366,
+      cacheMaxAgeSeconds: 900,
+      cacheSettleHours: 2,
+      graphiql: true,
+      apiKeys: [],
+      connect: {
+        url: undefined,
+        timeZone: 'Europe/Moscow',
+        dayHours: { from: 8, to: 20 },
+        dayLimit: 10,
+        nightLimit: 50,
+        dayMaxDays: 7,
+        nightMaxDays: 7,
+        timeoutMs: 120_000,
+      },
+    });
+  });
+
+  it.each([
+    ['PORT', { PORT: 'eighty' }],
+    ['PORT', { PORT: '70000' }],
+    ['CONNECT_TIMEZONE', { CONNECT_TIMEZONE: 'Mars/Olympus' }],
+    ['CONNECT_DAY_HOURS', { CONNECT_DAY_HOURS: '20-08' }],
+    ['CONNECT_DAY_LIMIT', { CONNECT_DAY_LIMIT: '0' }],
+    ['CONNECT_NIGHT_MAX_DAYS', { CONNECT_NIGHT_MAX_DAYS: '-1' }],
+    ['CACHE_MAX_AGE_SECONDS', { CACHE_MAX_AGE_SECONDS: '15m' }],
+    ['GRAPHIQL', { GRAPHIQL: 'maybe' }],
+    ['CONNECT_URL', { CONNECT_URL: 'not a url' }],
+    ['CONNECT_URL', { CONNECT_URL: 'https://user:secret@cus.1c-connect.com/ws', CONNECT_LOGIN: 'u', CONNECT_PASSWORD: 'p' }],
+    ['CONNECT_LOGIN', { CONNECT_URL: 'https://cus.1c-connect.com/ws' }],
+    ['CONNECT_PASSWORD', { CONNECT_URL: 'https://cus.1c-connect.com/ws', CONNECT_LOGIN: 'u' }],
+  ])('stops on a bad %s, naming it', (variable, env) => {
+    let error: unknown;
+    try {
+      loadSettings(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as ConfigError).message).toMatch(new RegExp(`^${variable}: `));
+    expect((error as ConfigError).message).not.toContain('secret');
+  });
+
+  it('reads API keys and switches GraphiQL off', () => {
+    const s = loadSettings({ API_KEYS: ' a1, b2 ,,', GRAPHIQL: 'false' });
+    expect(s.apiKeys).toEqual(['a1', 'b2']);
+    expect(s.graphiql).toBe(false);
+  });
+});

@@ -1,0 +1,111 @@
+import { getNamedType, isEnumType, isInputObjectType, isInterfaceType, isObjectType, isScalarType } from 'graphql';
+import { afterEach, describe, expect, it } from 'vitest';
+import { schema } from '../../src/schema/index.js';
+import { type Harness, startHarness } from '../support/harness.js';
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+const WEEK = '{ periodFrom: "2024-03-04", periodTo: "2024-03-11" }';
+
+describe('schema', () => {
+  it('describes every type, field, argument and enum value it defines', () => {
+    const missing: string[] = [];
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (type.name.startsWith('__') || (isScalarType(type) && type.name !== 'DateTime')) continue;
+      if (!type.description) missing.push(type.name);
+      if (isObjectType(type) || isInterfaceType(type) || isInputObjectType(type)) {
+        for (const field of Object.values(type.getFields())) {
+          if (!field.description) missing.push(`${type.name}.${field.name}`);
+          for (const arg of 'args' in field ? field.args : []) if (!arg.description) missing.push(`${type.name}.${field.name}(${arg.name})`);
+        }
+      }
+      if (isEnumType(type)) for (const value of type.getValues()) if (!value.description) missing.push(`${type.name}.${value.name}`);
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('holds the contract names of the design', () => {
+    const query = schema.getQueryType();
+    const serviceCalls = query?.getFields().serviceCalls;
+    expect(serviceCalls?.args.map((a) => `${a.name}: ${a.type}`)).toEqual([
+      'filter: ServiceCallFilter!', 'first: Int', 'after: String', 'maxAge: Int',
+    ]);
+    expect(String(serviceCalls?.type)).toBe('ServiceCallConnection!');
+    const fields = (name: string): string[] => {
+      const type = schema.getType(name);
+      return isObjectType(type) || isInputObjectType(type) ? Object.keys(type.getFields()).sort() : [];
+    };
+    expect(fields('ServiceCallFilter')).toEqual(['callResult', 'clientId', 'periodFrom', 'periodTo', 'serviceId', 'serviceUserId', 'specialistId']);
+    expect(fields('ServiceCallConnection')).toEqual(['edges', 'freshness', 'nodes', 'pageInfo', 'stats', 'totalCount']);
+    expect(fields('ServiceCall')).toEqual(
+      ['id', 'callId', 'clientId', 'serviceUserId', 'serviceId', 'callTime', 'callerId', 'calleeId', 'callResult',
+        'durationSeconds', 'direction', 'specialistId', 'client', 'service', 'serviceUser', 'caller', 'callee'].sort(),
+    );
+    const connection = schema.getType('ServiceCallConnection');
+    const stats = isObjectType(connection) ? getNamedType(connection.getFields().stats?.type) : undefined;
+    expect(fields(String(stats))).toEqual(['averageDurationSeconds', 'successful', 'total', 'totalDurationSeconds', 'unsuccessful']);
+    expect(fields('Quota')).toEqual(['limitPerHour', 'nextCallAt', 'periodKind', 'remaining', 'usedLastHour']);
+    expect(fields('Freshness')).toEqual(['asOf', 'stale']);
+    const enumValues = (name: string): string[] => {
+      const type = schema.getType(name);
+      return isEnumType(type) ? type.getValues().map((v) => v.name) : [];
+    };
+    expect(enumValues('CallResult')).toEqual(['SUCCESSFUL', 'UNSUCCESSFUL']);
+    expect(enumValues('CallDirection')).toEqual(['INBOUND', 'OUTBOUND', 'UNKNOWN']);
+  });
+});
+
+describe('server shell', () => {
+  it('answers /health and /ready without touching the upstream', async () => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
+    expect((await h.yoga.fetch('http://yoga.test/health')).status).toBe(200);
+    expect((await h.yoga.fetch('http://yoga.test/ready')).status).toBe(200);
+    expect(h.upstreamCalls()).toBe(0);
+  });
+
+  it('serves GraphiQL to a browser unless GRAPHIQL=false', async () => {
+    const on = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
+    const page = await on.yoga.fetch('http://yoga.test/graphql', { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('query LastWeek');
+    await on.close();
+    const off = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00', env: { GRAPHIQL: 'false' } }));
+    const none = await off.yoga.fetch('http://yoga.test/graphql', { headers: { accept: 'text/html' } });
+    expect(await none.text()).not.toContain('GraphiQL');
+  });
+
+  it('requires a bearer key when API_KEYS is set', async () => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00', env: { API_KEYS: 'k-one,k-two' } }));
+    const query = `{ serviceCalls(filter: ${WEEK}, first: 0) { totalCount } }`;
+    const anonymous = await h.query(query);
+    expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const wrong = await h.query(query, undefined, { authorization: 'Bearer k-three' });
+    expect(wrong.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(h.upstreamCalls()).toBe(0);
+    const allowed = await h.query(query, undefined, { authorization: 'Bearer k-two' });
+    expect(allowed.errors).toBeUndefined();
+    expect(h.upstreamCalls()).toBe(1);
+  });
+
+  it("answers a gateway's batch of operations over the same week with one upstream call", async () => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
+    const response = await h.yoga.fetch('http://yoga.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { query: `{ serviceCalls(filter: ${WEEK}) { totalCount } }` },
+        { query: `{ serviceCalls(filter: ${WEEK}, first: 3) { nodes { callId } } }` },
+        { query: `{ quota { remaining } }` },
+      ]),
+    });
+    const results = (await response.json()) as Array<{ data?: Record<string, unknown>; errors?: unknown }>;
+    expect(results).toHaveLength(3);
+    expect(results.map((r) => r.errors)).toEqual([undefined, undefined, undefined]);
+    expect(results[0]?.data).toEqual({ serviceCalls: { totalCount: 7 * 120 } });
+    expect(h.upstreamCalls()).toBe(1);
+  });
+});
