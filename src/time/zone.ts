@@ -53,14 +53,19 @@ export function offsetAt(instant: number, zone: string): number {
     cache = new Map();
     offsetCaches.set(zone, cache);
   }
-  const bucket = Math.floor(instant / QUARTER_HOUR);
-  let offset = cache.get(bucket);
+  // Most days have one offset all day: one entry per day then, per quarter hour only on a day
+  // whose offset changes (a DST switch).
+  const day = Math.floor(instant / DAY_MS);
+  let offset = cache.get(day);
   if (offset === undefined) {
-    offset = computeOffset(bucket * QUARTER_HOUR, zone);
+    const start = computeOffset(day * DAY_MS, zone);
+    const end = computeOffset((day + 1) * DAY_MS - QUARTER_HOUR, zone);
+    offset = start === end ? start : Number.NaN;
     if (cache.size > 100_000) cache.clear();
-    cache.set(bucket, offset);
+    cache.set(day, offset);
   }
-  return offset;
+  if (!Number.isNaN(offset)) return offset;
+  return computeOffset(Math.floor(instant / QUARTER_HOUR) * QUARTER_HOUR, zone);
 }
 
 /**
@@ -77,21 +82,49 @@ export function instantToWall(instant: number, zone: string): number {
   return instant + offsetAt(instant, zone);
 }
 
-const LOCAL_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
+const DIGIT_0 = 48;
 
-/** `2019-09-26T18:29:37` as wall time (ms, as if UTC), or null when it is not a real date-time. */
+/** The number written by the ASCII digits text[from..to), or -1 when one is not a digit. */
+function digits(text: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - DIGIT_0;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/**
+ * `2019-09-26T18:29:37` (optionally with a fraction) as wall time (ms, as if UTC), or null when it
+ * is not a real date-time. Read by hand: the decoder converts one per row.
+ */
 export function parseWallDateTime(text: string): number | null {
-  const m = LOCAL_DATE_TIME.exec(text);
-  if (!m) return null;
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [
-    number, number, number, number, number, number,
-  ];
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null;
-  const fraction = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
+  if (text.length < 19 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84 ||
+    text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) {
+    return null;
+  }
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 7);
+  const day = digits(text, 8, 10);
+  const hour = digits(text, 11, 13);
+  const minute = digits(text, 14, 16);
+  const second = digits(text, 17, 19);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) {
+    return null;
+  }
+  let fraction = 0;
+  if (text.length > 19) {
+    if (text.charCodeAt(19) !== 46 || text.length === 20 || text.length > 29) return null;
+    const value = digits(text, 20, text.length);
+    if (value < 0) return null;
+    fraction = Math.floor((value / 10 ** (text.length - 20)) * 1000);
+  }
+  // Date.UTC rolls 31 February over into March; a real date is at most its month's length.
+  if (day > 28 && day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return null;
   const wall = Date.UTC(year, month - 1, day, hour, minute, second, fraction);
-  // Date.UTC rolls 31 February over into March; a real date survives the round trip.
-  if (new Date(wall).getUTCDate() !== day) return null;
-  return wall;
+  // Date.UTC reads years 0..99 as 1900..1999 (1C's empty date is 0001-01-01).
+  return year < 100 ? new Date(wall).setUTCFullYear(year) : wall;
 }
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));

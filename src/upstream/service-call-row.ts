@@ -4,12 +4,7 @@ import type { ValueTableCell, ValueTableRow } from './value-table.js';
 
 /** A decoded GetHistoryOfServiceCalls row as a ServiceCall; `rowNumber` (from 1) names the row in errors. */
 export function serviceCallFromRow(row: ValueTableRow, rowNumber: number): ServiceCall {
-  const id = (column: string): string | null => {
-    const value = row[column] ?? null;
-    if (value === null || typeof value === 'string') return value === '' ? null : value;
-    throw conversion(rowNumber, column, 'xs:string', value);
-  };
-  const callId = id('CallID');
+  const callId = idOf(row, 'CallID', rowNumber);
   if (callId === null) throw conversion(rowNumber, 'CallID', 'xs:string', null);
   const callTime = row.CallTime;
   if (!(callTime instanceof Date)) throw conversion(rowNumber, 'CallTime', 'xs:dateTime', callTime ?? null);
@@ -21,15 +16,22 @@ export function serviceCallFromRow(row: ValueTableRow, rowNumber: number): Servi
   }
   return {
     callId,
-    clientId: id('ClientID'),
-    serviceUserId: id('ServiceUserID'),
-    serviceId: id('ServiceID'),
+    clientId: idOf(row, 'ClientID', rowNumber),
+    serviceUserId: idOf(row, 'ServiceUserID', rowNumber),
+    serviceId: idOf(row, 'ServiceID', rowNumber),
     callTime: callTime.getTime(),
-    callerId: id('CallerID'),
-    calleeId: id('CalleeID'),
+    callerId: idOf(row, 'CallerID', rowNumber),
+    calleeId: idOf(row, 'CalleeID', rowNumber),
     callResult: callResultFromCode(callResult),
     durationSeconds: duration,
   };
+}
+
+/** An ID cell: a string, or null for NULL (and for an empty string, 1C's empty reference). */
+function idOf(row: ValueTableRow, column: string, rowNumber: number): string | null {
+  const value = row[column] ?? null;
+  if (value === null || typeof value === 'string') return value === '' ? null : value;
+  throw conversion(rowNumber, column, 'xs:string', value);
 }
 
 function conversion(row: number, column: string, type: string, value: ValueTableCell): ValueConversionError {
