@@ -135,6 +135,7 @@ export class HistoryService {
    */
   private async ensure(needs: ReadonlyMap<LocalDay, number>): Promise<Map<LocalDay, Error>> {
     const failures = new Map<LocalDay, Error>();
+    if (await this.nothingToFetch(needs)) return failures;
     const waits: Array<Promise<void>> = [];
     const waitFor = (days: LocalDay[], fetch: Promise<void>): void => {
       waits.push(fetch.catch((error: Error) => days.forEach((d) => failures.set(d, error))));
@@ -171,6 +172,17 @@ export class HistoryService {
     });
     await Promise.all(waits);
     return failures;
+  }
+
+  /** The common case of a held, fresh period: answered without queueing behind other requests. */
+  private async nothingToFetch(needs: ReadonlyMap<LocalDay, number>): Promise<boolean> {
+    const coverage = await this.options.store.coverage([...needs.keys()]);
+    const now = this.options.clock.now();
+    for (const [day, maxAge] of needs) {
+      const state = dayState(day, coverage.get(day), maxAge, now, this.options.zone);
+      if (state === 'missing' || state === 'stale') return false;
+    }
+    return true;
   }
 
   private startFetch(call: PlannedCall, startedAt: number): Promise<void> {

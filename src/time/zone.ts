@@ -143,8 +143,26 @@ export function formatLocal(instant: number, zone: string): string {
   return formatWall(instantToWall(instant, zone));
 }
 
-/** ISO 8601 with the zone's offset, e.g. `2019-09-26T18:29:37+03:00`. */
+const isoCaches = new Map<string, Map<number, string>>();
+const ISO_CACHE_SIZE = 100_000;
+
+/** ISO 8601 with the zone's offset, e.g. `2019-09-26T18:29:37+03:00`. Remembered: pages of held calls repeat. */
 export function formatIsoWithOffset(instant: number, zone: string): string {
+  let cache = isoCaches.get(zone);
+  if (!cache) {
+    cache = new Map();
+    isoCaches.set(zone, cache);
+  }
+  let text = cache.get(instant);
+  if (text === undefined) {
+    text = isoWithOffset(instant, zone);
+    if (cache.size >= ISO_CACHE_SIZE) cache.clear();
+    cache.set(instant, text);
+  }
+  return text;
+}
+
+function isoWithOffset(instant: number, zone: string): string {
   const offset = offsetAt(instant, zone);
   const ms = new Date(instant).getUTCMilliseconds();
   const base = formatWall(instant + offset) + (ms ? `.${String(ms).padStart(3, '0')}` : '');
