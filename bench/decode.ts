@@ -18,7 +18,8 @@ const OUT = fileURLToPath(new URL('./.out/', import.meta.url));
 const WORKER = fileURLToPath(new URL('./decode-worker.ts', import.meta.url));
 const ZONE = 'Europe/Moscow';
 const SIZES = [10_000, 100_000, 500_000];
-const ROUNDS = 2;
+const ROUNDS = 3;
+const WARMUP_ROWS = 10_000;
 
 interface Measurement {
   mode: string;
@@ -55,23 +56,29 @@ async function responseFile(rows: number): Promise<string> {
   return file;
 }
 
-function measure(mode: string, file: string): Measurement {
-  const output = execFileSync(process.execPath, ['--import', 'tsx', WORKER, mode, file], { encoding: 'utf8' });
+function measure(mode: string, file: string, warmup?: string): Measurement {
+  const args = ['--import', 'tsx', WORKER, mode, file, ...(warmup ? [warmup] : [])];
+  const output = execFileSync(process.execPath, args, { encoding: 'utf8' });
   return JSON.parse(output.trim().split('\n').pop() as string) as Measurement;
 }
 
 const mbps = (m: Measurement): number => m.bytes / 1e6 / (m.ms / 1000);
 
 export async function runDecodeBench(): Promise<void> {
-  console.log('bench/decode: streaming ValueTableDecoder (+ ServiceCall mapping) vs raw sax tokenization, 64 KiB chunks');
+  console.log(
+    'bench/decode: streaming ValueTableDecoder (+ ServiceCall mapping) vs raw sax tokenization, 64 KiB chunks, ' +
+      `each after an untimed ${WARMUP_ROWS}-row warm-up, best of ${ROUNDS} alternating runs`,
+  );
+  // Every measurement first runs the smallest response, untimed: throughput of warmed-up code.
+  const warmup = await responseFile(WARMUP_ROWS);
   for (const rows of SIZES) {
     const file = await responseFile(rows);
     const raw: Measurement[] = [];
     const decoded: Measurement[] = [];
     // Alternating rounds, best of each: the two see the same machine state.
     for (let round = 0; round < ROUNDS; round++) {
-      raw.push(measure('raw', file));
-      decoded.push(measure('decoder', file));
+      raw.push(measure('raw', file, warmup));
+      decoded.push(measure('decoder', file, warmup));
     }
     const bestRaw = raw.reduce((a, b) => (mbps(a) >= mbps(b) ? a : b));
     const bestDecoded = decoded.reduce((a, b) => (mbps(a) >= mbps(b) ? a : b));

@@ -21,7 +21,7 @@ const WEEK_QUERY = `{
     nodes { callId callTime callResult durationSeconds direction specialistId }
   }
 }`;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const REQUESTS = { trivial: 3000, week: 1000 };
 
 async function run(yoga: ConnectYoga, query: string): Promise<number> {

@@ -43,6 +43,9 @@ export async function startServer(settings: Settings, clock: Clock, logger: Logg
       days: DEMO_DAYS,
     });
   }
+  if (settings.redisUrl) {
+    logger.warn('REDIS_URL is set, but the shared store is not built yet: this replica keeps its own cache and quota ledger');
+  }
   const client = new ConnectClient({
     url: upstream.url as string,
     login: upstream.login,

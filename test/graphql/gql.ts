@@ -18,12 +18,14 @@ type Documents = {
     "\n  query CallCount($filter: ServiceCallFilter!, $maxAge: Int) {\n    serviceCalls(filter: $filter, first: 0, maxAge: $maxAge) {\n      totalCount\n      freshness { asOf stale }\n    }\n  }\n": typeof types.CallCountDocument,
     "\n  query FiveOverlappingPeriods(\n    $a: ServiceCallFilter!, $b: ServiceCallFilter!, $c: ServiceCallFilter!, $d: ServiceCallFilter!, $e: ServiceCallFilter!\n  ) {\n    a: serviceCalls(filter: $a, first: 1) { totalCount }\n    b: serviceCalls(filter: $b, first: 1) { totalCount }\n    c: serviceCalls(filter: $c, first: 1) { totalCount }\n    d: serviceCalls(filter: $d, first: 1) { totalCount }\n    e: serviceCalls(filter: $e, first: 1) { totalCount }\n    same: serviceCalls(filter: $a, first: 1) { totalCount }\n  }\n": typeof types.FiveOverlappingPeriodsDocument,
     "\n  query Quota {\n    quota { periodKind limitPerHour usedLastHour remaining nextCallAt }\n  }\n": typeof types.QuotaDocument,
+    "\n  query ServiceCallsArguments($filter: ServiceCallFilter!, $first: Int, $after: String, $maxAge: Int) {\n    serviceCalls(filter: $filter, first: $first, after: $after, maxAge: $maxAge) { totalCount }\n  }\n": typeof types.ServiceCallsArgumentsDocument,
 };
 const documents: Documents = {
     "\n  query ServiceCallsPage($filter: ServiceCallFilter!, $first: Int, $after: String, $maxAge: Int) {\n    serviceCalls(filter: $filter, first: $first, after: $after, maxAge: $maxAge) {\n      totalCount\n      stats { total successful unsuccessful totalDurationSeconds averageDurationSeconds }\n      freshness { asOf stale }\n      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n      edges { cursor node { callId } }\n      nodes {\n        id callId clientId serviceUserId serviceId callTime callerId calleeId callResult durationSeconds\n        direction specialistId\n        client { id } service { id } serviceUser { id } caller { id } callee { id }\n      }\n    }\n  }\n": types.ServiceCallsPageDocument,
     "\n  query CallCount($filter: ServiceCallFilter!, $maxAge: Int) {\n    serviceCalls(filter: $filter, first: 0, maxAge: $maxAge) {\n      totalCount\n      freshness { asOf stale }\n    }\n  }\n": types.CallCountDocument,
     "\n  query FiveOverlappingPeriods(\n    $a: ServiceCallFilter!, $b: ServiceCallFilter!, $c: ServiceCallFilter!, $d: ServiceCallFilter!, $e: ServiceCallFilter!\n  ) {\n    a: serviceCalls(filter: $a, first: 1) { totalCount }\n    b: serviceCalls(filter: $b, first: 1) { totalCount }\n    c: serviceCalls(filter: $c, first: 1) { totalCount }\n    d: serviceCalls(filter: $d, first: 1) { totalCount }\n    e: serviceCalls(filter: $e, first: 1) { totalCount }\n    same: serviceCalls(filter: $a, first: 1) { totalCount }\n  }\n": types.FiveOverlappingPeriodsDocument,
     "\n  query Quota {\n    quota { periodKind limitPerHour usedLastHour remaining nextCallAt }\n  }\n": types.QuotaDocument,
+    "\n  query ServiceCallsArguments($filter: ServiceCallFilter!, $first: Int, $after: String, $maxAge: Int) {\n    serviceCalls(filter: $filter, first: $first, after: $after, maxAge: $maxAge) { totalCount }\n  }\n": types.ServiceCallsArgumentsDocument,
 };
 
 /**
@@ -56,6 +58,10 @@ export function graphql(source: "\n  query FiveOverlappingPeriods(\n    $a: Serv
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query Quota {\n    quota { periodKind limitPerHour usedLastHour remaining nextCallAt }\n  }\n"): (typeof documents)["\n  query Quota {\n    quota { periodKind limitPerHour usedLastHour remaining nextCallAt }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ServiceCallsArguments($filter: ServiceCallFilter!, $first: Int, $after: String, $maxAge: Int) {\n    serviceCalls(filter: $filter, first: $first, after: $after, maxAge: $maxAge) { totalCount }\n  }\n"): (typeof documents)["\n  query ServiceCallsArguments($filter: ServiceCallFilter!, $first: Int, $after: String, $maxAge: Int) {\n    serviceCalls(filter: $filter, first: $first, after: $after, maxAge: $maxAge) { totalCount }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

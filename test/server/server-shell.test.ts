@@ -1,6 +1,11 @@
 import { getNamedType, isEnumType, isInputObjectType, isInterfaceType, isObjectType, isScalarType } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadSettings } from '../../src/config.js';
+import { createHistory } from '../../src/history/create-history.js';
 import { schema } from '../../src/schema/index.js';
+import { silentLogger } from '../../src/server/logger.js';
+import { ManualClock } from '../../src/time/clock.js';
+import { buildYoga } from '../../src/yoga.js';
 import { type Harness, startHarness } from '../support/harness.js';
 
 let harness: Harness | undefined;
@@ -107,5 +112,30 @@ describe('server shell', () => {
     expect(results.map((r) => r.errors)).toEqual([undefined, undefined, undefined]);
     expect(results[0]?.data).toEqual({ serviceCalls: { totalCount: 7 * 120 } });
     expect(h.upstreamCalls()).toBe(1);
+  });
+});
+
+describe('unexpected errors', () => {
+  it('are masked: no internal message reaches the client', async () => {
+    const clock = new ManualClock(Date.parse('2024-03-20T10:00:00+03:00'));
+    const settings = loadSettings({});
+    let calls = 0;
+    const broken = {
+      async *history(): AsyncGenerator<never> {
+        calls++;
+        throw new Error('internal detail: password=hunter2 at /srv/app');
+      },
+    };
+    const { history, ledger } = createHistory(settings, broken, clock, silentLogger);
+    const yoga = buildYoga({ settings, clock, ledger, history, logger: silentLogger, demo: false });
+    const response = await yoga.fetch('http://yoga.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ serviceCalls(filter: ${WEEK}) { totalCount } }` }),
+    });
+    const text = await response.text();
+    expect(JSON.parse(text).errors[0].message).toBe('Unexpected error.');
+    expect(text).not.toContain('hunter2');
+    expect(calls).toBe(1);
   });
 });

@@ -44,3 +44,9 @@ export const Quota = graphql(`
     quota { periodKind limitPerHour usedLastHour remaining nextCallAt }
   }
 `);
+
+export const ServiceCallsArguments = graphql(`
+  query ServiceCallsArguments($filter: ServiceCallFilter!, $first: Int, $after: String, $maxAge: Int) {
+    serviceCalls(filter: $filter, first: $first, after: $after, maxAge: $maxAge) { totalCount }
+  }
+`);
