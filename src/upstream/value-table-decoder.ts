@@ -284,6 +284,7 @@ export class ValueTableDecoder {
     this.text = '';
     this.parser.ontext = noText;
     this.parser.oncdata = noText;
+    if (kind === Capture.Cell) return this.closeCell(text);
     switch (kind) {
       case Capture.ResultCode:
         this.resultCode = text.trim();
@@ -302,9 +303,6 @@ export class ValueTableDecoder {
         return;
       case Capture.FaultReason:
         this.faultReason = text.trim();
-        return;
-      case Capture.Cell:
-        this.closeCell(text);
         return;
       default:
     }
