@@ -1,11 +1,16 @@
 /**
- * One measurement in a process of its own, so peak RSS is that of this work alone:
- *   tsx bench/decode-worker.ts raw|decoder|calls|dom FILE [WARMUP_FILE]
- * prints one JSON line { mode, bytes, rows, ms, maxRssMb }. With WARMUP_FILE, that file is run
- * through the same code first, untimed, so the timing is of optimised code, as in a long-running
- * server, for raw sax and the decoder alike.
+ * Measurements for bench/decode, each in a process of its own:
+ *   tsx bench/decode-worker.ts throughput FILE RUNS decoder|calls
+ *     after three untimed passes of each, alternates raw sax tokenization with the decoder (or the
+ *     decoder with the ServiceCall mapping) over FILE, RUNS times; prints { raw, contender } in ms.
+ *     Runs of one round follow each other closely, so a round's ratios share the machine's state:
+ *     on a shared virtual machine that steadies the ratio far more than comparing separate runs.
+ *   tsx bench/decode-worker.ts rss FILE
+ *     one decode with the mapping; prints { rows, maxRssMb }, the peak RSS of that work alone.
+ *   tsx bench/decode-worker.ts dom FILE
+ *     a whole-document parse with a DOM-style parser, for the record; prints { rows, ms, maxRssMb }.
  */
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { XMLParser } from 'fast-xml-parser';
 import sax from 'sax';
@@ -13,59 +18,72 @@ import { serviceCallFromRow } from '../src/upstream/service-call-row.js';
 import { REQUIRED_HISTORY_COLUMNS } from '../src/upstream/value-table.js';
 import { ValueTableDecoder } from '../src/upstream/value-table-decoder.js';
 
-const [mode, file, warmup] = process.argv.slice(2) as [string, string, string | undefined];
+const [mode, file, runs, contenderName] = process.argv.slice(2) as [string, string, string | undefined, string | undefined];
 const CHUNK = 64 * 1024;
 
-async function chunks(onChunk: (text: string) => void, path = file): Promise<number> {
-  let bytes = 0;
-  const stream = createReadStream(path, { highWaterMark: CHUNK });
+async function feed(onChunk: (text: string) => void): Promise<void> {
+  const stream = createReadStream(file, { highWaterMark: CHUNK });
   stream.setEncoding('utf8');
-  for await (const text of stream) {
-    bytes += Buffer.byteLength(text as string);
-    onChunk(text as string);
-  }
-  return bytes;
+  for await (const text of stream) onChunk(text as string);
 }
 
-async function run(path: string): Promise<{ bytes: number; rows: number }> {
-  if (mode === 'raw') {
-    // Tokenization alone: the same parser settings, with no handlers attached.
-    const parser = sax.parser(true, { xmlns: false, position: false, trim: false, normalize: false });
-    const bytes = await chunks((text) => parser.write(text), path);
-    parser.close();
-    return { bytes, rows: 0 };
+/** Tokenization alone: the decoder's parser settings, with no handlers attached. */
+async function raw(): Promise<number> {
+  const parser = sax.parser(true, { xmlns: false, position: false, trim: false, normalize: false });
+  await feed((text) => parser.write(text));
+  parser.close();
+  return 0;
+}
+
+async function decode(mapToCalls: boolean): Promise<number> {
+  let rows = 0;
+  const decoder = new ValueTableDecoder({
+    zone: 'Europe/Moscow',
+    columns: REQUIRED_HISTORY_COLUMNS,
+    onRow: mapToCalls
+      ? (row) => {
+          serviceCallFromRow(row, ++rows);
+        }
+      : () => {
+          rows++;
+        },
+  });
+  await feed((text) => decoder.write(text));
+  decoder.end();
+  return rows;
+}
+
+async function timed(run: () => Promise<number>): Promise<number> {
+  const started = performance.now();
+  await run();
+  return performance.now() - started;
+}
+
+const out = (value: unknown): boolean => process.stdout.write(`${JSON.stringify(value)}\n`);
+const maxRssMb = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
+
+if (mode === 'throughput') {
+  // One contender a process, so its code paths stay as the product has them (one kind of row handler).
+  const contender = contenderName === 'calls' ? () => decode(true) : () => decode(false);
+  for (let i = 0; i < 3; i++) {
+    await raw();
+    await contender();
   }
-  if (mode === 'decoder' || mode === 'calls') {
-    // `decoder`: typed rows keyed by column name; `calls`: the same rows mapped to ServiceCall.
-    let rows = 0;
-    const decoder = new ValueTableDecoder({
-      zone: 'Europe/Moscow',
-      columns: REQUIRED_HISTORY_COLUMNS,
-      onRow:
-        mode === 'calls'
-          ? (row) => {
-              serviceCallFromRow(row, ++rows);
-            }
-          : () => {
-              rows++;
-            },
-    });
-    const bytes = await chunks((text) => decoder.write(text), path);
-    decoder.end();
-    return { bytes, rows };
+  const ms: { raw: number[]; contender: number[] } = { raw: [], contender: [] };
+  for (let i = 0; i < Number(runs ?? 3); i++) {
+    ms.raw.push(await timed(raw));
+    ms.contender.push(await timed(contender));
   }
-  if (mode === 'dom') {
-    const text = readFileSync(file, 'utf8');
-    const doc = new XMLParser({ ignoreAttributes: false, removeNSPrefix: true }).parse(text);
-    const table = doc.Envelope.Body.GetHistoryOfServiceCallsResponse.return.Property[1].Value;
-    return { bytes: Buffer.byteLength(text), rows: table.row.length };
-  }
+  out({ bytes: statSync(file).size, ...ms });
+} else if (mode === 'rss') {
+  const rows = await decode(true);
+  out({ rows, maxRssMb: maxRssMb() });
+} else if (mode === 'dom') {
+  const started = performance.now();
+  const text = readFileSync(file, 'utf8');
+  const doc = new XMLParser({ ignoreAttributes: false, removeNSPrefix: true }).parse(text);
+  const rows = doc.Envelope.Body.GetHistoryOfServiceCallsResponse.return.Property[1].Value.row.length as number;
+  out({ bytes: Buffer.byteLength(text), rows, ms: performance.now() - started, maxRssMb: maxRssMb() });
+} else {
   throw new Error(`unknown mode ${mode}`);
 }
-
-if (warmup && mode !== 'dom') await run(warmup);
-const started = performance.now();
-const { bytes, rows } = await run(file);
-const ms = performance.now() - started;
-const maxRssMb = process.resourceUsage().maxRSS / 1024;
-process.stdout.write(`${JSON.stringify({ mode, bytes, rows, ms: Math.round(ms), maxRssMb: Math.round(maxRssMb) })}\n`);

@@ -1,8 +1,8 @@
 /**
  * bench/decode: the streaming decoder against raw sax tokenization of the same bytes.
  * Responses of 10k, 100k and 500k rows are written once by the simulator's serializer into
- * bench/.out/; each measurement runs in a process of its own (bench/decode-worker.ts) so its peak
- * RSS is its own. Targets: decoder >= 0.8 of raw sax throughput; 500k rows under 250 MB peak RSS.
+ * bench/.out/. Throughput is measured with the contenders alternating in one process, peak RSS in a
+ * process of its own (bench/decode-worker.ts). Targets: decoder >= 0.8 of raw sax throughput; 500k rows under 250 MB peak RSS.
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
@@ -18,15 +18,13 @@ const OUT = fileURLToPath(new URL('./.out/', import.meta.url));
 const WORKER = fileURLToPath(new URL('./decode-worker.ts', import.meta.url));
 const ZONE = 'Europe/Moscow';
 const SIZES = [10_000, 100_000, 500_000];
-const ROUNDS = 3;
-const WARMUP_ROWS = 10_000;
+/** Alternating runs per size: more for small files, whose single runs are short and noisy. */
+const RUNS: Record<number, number> = { 10_000: 21, 100_000: 7, 500_000: 3 };
 
-interface Measurement {
-  mode: string;
+interface Throughput {
   bytes: number;
-  rows: number;
-  ms: number;
-  maxRssMb: number;
+  raw: number[];
+  contender: number[];
 }
 
 async function responseFile(rows: number): Promise<string> {
@@ -56,51 +54,44 @@ async function responseFile(rows: number): Promise<string> {
   return file;
 }
 
-function measure(mode: string, file: string, warmup?: string): Measurement {
-  const args = ['--import', 'tsx', WORKER, mode, file, ...(warmup ? [warmup] : [])];
-  const output = execFileSync(process.execPath, args, { encoding: 'utf8' });
-  return JSON.parse(output.trim().split('\n').pop() as string) as Measurement;
+function worker<T>(...args: string[]): T {
+  const output = execFileSync(process.execPath, ['--import', 'tsx', WORKER, ...args], { encoding: 'utf8' });
+  return JSON.parse(output.trim().split('\n').pop() as string) as T;
 }
 
-const mbps = (m: Measurement): number => m.bytes / 1e6 / (m.ms / 1000);
+const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 export async function runDecodeBench(): Promise<void> {
   console.log(
-    'bench/decode: streaming ValueTableDecoder vs raw sax tokenization of the same bytes, 64 KiB chunks, ' +
-      `each after an untimed ${WARMUP_ROWS}-row warm-up, best of ${ROUNDS} alternating runs`,
+    'bench/decode: streaming ValueTableDecoder vs raw sax tokenization of the same bytes (64 KiB chunks), ' +
+      'alternating in one process after a warm-up pass; MB/s are medians, ratios the median of each round\'s ratio; ' +
+      'peak RSS from a separate process',
   );
-  // Every measurement first runs the smallest response, untimed: throughput of warmed-up code.
-  const warmup = await responseFile(WARMUP_ROWS);
   for (const rows of SIZES) {
     const file = await responseFile(rows);
-    const raw: Measurement[] = [];
-    const decoded: Measurement[] = [];
-    const mapped: Measurement[] = [];
-    // Alternating runs, best of each: the three see the same machine state.
-    for (let round = 0; round < ROUNDS; round++) {
-      raw.push(measure('raw', file, warmup));
-      decoded.push(measure('decoder', file, warmup));
-      mapped.push(measure('calls', file, warmup));
-    }
-    const best = (runs: Measurement[]): Measurement => runs.reduce((a, b) => (mbps(a) >= mbps(b) ? a : b));
-    const bestRaw = best(raw);
-    const bestDecoded = best(decoded);
-    const bestMapped = best(mapped);
-    const ratio = mbps(bestDecoded) / mbps(bestRaw);
-    const peak = Math.max(...decoded.map((d) => d.maxRssMb), ...mapped.map((d) => d.maxRssMb));
+    const runs = String(RUNS[rows] ?? 3);
+    const d = worker<Throughput>('throughput', file, runs, 'decoder');
+    const c = worker<Throughput>('throughput', file, runs, 'calls');
+    const raw = mbps(d.bytes, median(d.raw));
+    const decoder = mbps(d.bytes, median(d.contender));
+    const calls = mbps(c.bytes, median(c.contender));
+    // The median of each round's ratio: the two runs of a round are close in time, rounds are not.
+    const ratio = median(d.raw.map((ms, i) => ms / (d.contender[i] as number)));
+    const callsRatio = median(c.raw.map((ms, i) => ms / (c.contender[i] as number)));
+    const rss = worker<{ rows: number; maxRssMb: number }>('rss', file);
+    if (rss.rows !== rows) throw new Error(`decoded ${rss.rows} rows of ${rows}`);
     console.log(
-      `  ${String(rows).padStart(7)} rows, ${(statSync(file).size / 1e6).toFixed(1)} MB: ` +
-        `raw sax ${mbps(bestRaw).toFixed(1)} MB/s, decoder ${mbps(bestDecoded).toFixed(1)} MB/s, ` +
-        `ratio ${ratio.toFixed(2)} (target >= 0.80) ${ratio >= 0.8 ? 'OK' : 'MISSED'}; ` +
-        `decoder + ServiceCall mapping ${mbps(bestMapped).toFixed(1)} MB/s (ratio ${(mbps(bestMapped) / mbps(bestRaw)).toFixed(2)}); ` +
-        `peak RSS ${peak} MB${rows === 500_000 ? ` (target < 250) ${peak < 250 ? 'OK' : 'MISSED'}` : ''}; rows ${bestDecoded.rows}`,
+      `  ${String(rows).padStart(7)} rows, ${(d.bytes / 1e6).toFixed(1)} MB, ${d.raw.length} rounds: ` +
+        `raw sax ${raw.toFixed(1)} MB/s, decoder ${decoder.toFixed(1)} MB/s, ratio ${ratio.toFixed(2)} ` +
+        `(target >= 0.80) ${ratio >= 0.8 ? 'OK' : 'MISSED'}; with ServiceCall mapping ${calls.toFixed(1)} MB/s ` +
+        `(ratio ${callsRatio.toFixed(2)}); peak RSS ${rss.maxRssMb} MB` +
+        (rows === 500_000 ? ` (target < 250) ${rss.maxRssMb < 250 ? 'OK' : 'MISSED'}` : ''),
     );
-    if (bestMapped.rows !== rows) throw new Error(`mapped ${bestMapped.rows} rows of ${rows}`);
-    if (bestDecoded.rows !== rows) throw new Error(`decoded ${bestDecoded.rows} rows of ${rows}`);
   }
-  const dom = measure('dom', await responseFile(100_000));
+  const dom = worker<{ bytes: number; rows: number; ms: number; maxRssMb: number }>('dom', await responseFile(100_000));
   console.log(
-    `  for the record: whole-document parse (fast-xml-parser) of the 100k response: ${mbps(dom).toFixed(1)} MB/s, ` +
+    `  for the record: whole-document parse (fast-xml-parser) of the 100k response: ${mbps(dom.bytes, dom.ms).toFixed(1)} MB/s, ` +
       `peak RSS ${dom.maxRssMb} MB, ${dom.rows} rows`,
   );
 }

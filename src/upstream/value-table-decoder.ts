@@ -56,6 +56,14 @@ const localName = (qualified: string): string => {
  */
 const detach = (text: string): string => (text.length < 13 ? text : (` ${text}`).slice(1));
 
+/** The usual xsi:type values and their local names, looked up rather than sliced for every cell. */
+const XS_TYPES: ReadonlyMap<string, string> = new Map([
+  ['xs:string', 'string'],
+  ['xs:decimal', 'decimal'],
+  ['xs:boolean', 'boolean'],
+  ['xs:dateTime', 'dateTime'],
+]);
+
 const DECIMAL = /^\s*-?\d+(?:\.\d+)?\s*$/;
 
 // sax skips a handler that is not a function; undefined keeps the handler slot's shape stable.
@@ -94,6 +102,8 @@ export class ValueTableDecoder {
   private slots: Array<string | null> = [];
   private slotTypes: Array<string | null> = [];
   private rowDepth = 0;
+  /** Depth of the cells of the row being read; 0 outside rows. */
+  private cellDepth = 0;
   private cellIndex = 0;
   private cellType: string | null = null;
   private cellNil = false;
@@ -109,8 +119,28 @@ export class ValueTableDecoder {
     this.onRow = options.onRow;
     this.onColumns = options.onColumns;
     this.parser = sax.parser(true, { xmlns: false, position: false, trim: false, normalize: false });
-    this.parser.onopentag = (tag) => this.open(tag as sax.Tag);
-    this.parser.onclosetag = (name) => this.close(name);
+    this.parser.onopentag = (tag) => {
+      const depth = ++this.depth;
+      // Cells are by far the most frequent tags: their path is kept short.
+      if (depth === this.cellDepth && this.skipDepth === 0 && (tag.name === 'Value' || localName(tag.name) === 'Value')) {
+        this.openCell(tag as sax.Tag);
+      } else {
+        this.open(tag as sax.Tag);
+      }
+    };
+    this.parser.onclosetag = (name) => {
+      if (this.capture === Capture.Cell && this.depth === this.captureDepth) {
+        this.depth--;
+        const text = this.text;
+        this.capture = Capture.None;
+        this.text = '';
+        this.parser.ontext = noText;
+        this.parser.oncdata = noText;
+        this.closeCell(text);
+      } else {
+        this.close(name);
+      }
+    };
     // Text handlers are attached only while a value is being read: most text is the whitespace of
     // pretty-printing, and a handler call for each piece costs measurably on large tables.
     this.appendText = (text: string) => {
@@ -169,14 +199,10 @@ export class ValueTableDecoder {
     this.parser.oncdata = this.appendText;
   }
 
+  /** Every tag but a cell (see the constructor); `depth` is already counted. */
   private open(tag: sax.Tag): void {
-    this.depth++;
     if (this.skipDepth) return;
     if (this.rowDepth) {
-      // Cells are by far the most frequent tag: unprefixed `Value` is tried before any slicing.
-      if (this.depth === this.rowDepth + 1 && (tag.name === 'Value' || localName(tag.name) === 'Value')) {
-        return this.openCell(tag);
-      }
       // Anything nested inside a cell, or beside the cells, is not part of this operation's table.
       this.skipDepth = this.depth;
       return;
@@ -328,6 +354,7 @@ export class ValueTableDecoder {
       this.onColumns?.(this.columnList);
     }
     this.rowDepth = this.depth;
+    this.cellDepth = this.depth + 1;
     this.cellIndex = 0;
     this.row = {};
   }
@@ -343,7 +370,7 @@ export class ValueTableDecoder {
     const type = attributes['xsi:type'];
     if (type !== undefined) {
       // The usual prefix: no need to look at the other attributes.
-      this.cellType = type.startsWith('xs:') ? type.slice(3) : localName(type);
+      this.cellType = XS_TYPES.get(type) ?? localName(type);
       this.cellNil = attributes['xsi:nil'] === 'true';
     } else {
       this.cellType = null;
@@ -401,6 +428,7 @@ export class ValueTableDecoder {
       );
     }
     this.rowDepth = 0;
+    this.cellDepth = 0;
     this.rowCount++;
     const row = this.row;
     this.row = {};
