@@ -5,7 +5,7 @@
  * process of its own (bench/decode-worker.ts). Targets: decoder >= 0.8 of raw sax throughput; 500k rows under 250 MB peak RSS.
  */
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { SimulatedHistory } from '../src/simulator/dataset.js';

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { directionOf, matchesFilter, type ServiceCall, specialistOf } from '../../src/domain/service-call.js';
 import { ValueConversionError } from '../../src/upstream/errors.js';
 import { serviceCallFromRow } from '../../src/upstream/service-call-row.js';
+import { SEED_RESPONSE } from '../fixtures/seed.js';
 import { decodeText } from '../support/decode.js';
 
-const seed = readFileSync(new URL('../fixtures/seed-response.xml', import.meta.url), 'utf8');
+const seed = SEED_RESPONSE;
 const SPECIALIST = '79d4067b-6f12-451a-8efb-2003d6a61c1e';
 
 function seedCalls(xml = seed): ServiceCall[] {

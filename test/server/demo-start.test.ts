@@ -31,8 +31,9 @@ async function startDemo(): Promise<string> {
 
 afterAll(async () => {
   if (child?.pid && child.exitCode === null && child.signalCode === null) {
+    const closed = once(child, 'close');
     process.kill(-child.pid, 'SIGTERM');
-    await once(child, 'exit');
+    await closed;
   }
 });
 
@@ -79,9 +80,10 @@ describe('demo start', () => {
     expect(second.data?.quota.usedLastHour).toBe(1);
 
     // SIGTERM (to npm and the server alike): the server finishes what is in flight and stops.
-    const exited = once(child as ChildProcess, 'exit');
+    // 'close' waits for the server too: it holds the output pipes until it exits.
+    const closed = once(child as ChildProcess, 'close');
     process.kill(-(child?.pid as number), 'SIGTERM');
-    await exited;
+    await closed;
     expect(log).toContain('"message":"shutting down');
     expect(log).toContain('"message":"stopped"');
   }, 90_000);

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseWallDateTime, wallToInstant } from '../../src/time/zone.js';
 import type { ServiceCall } from '../../src/domain/service-call.js';
 import { HISTORY_COLUMNS, type ValueTableColumn, type ValueTableRow } from '../../src/upstream/value-table.js';
 import { SOAP_11_NS, SOAP_12_NS } from '../../src/upstream/history-request.js';
@@ -14,38 +12,11 @@ import {
   writeResultCodeResponse,
   writeSoapFault,
 } from '../../src/simulator/value-table-writer.js';
+import { SEED_RESPONSE, SEED_ROWS } from '../fixtures/seed.js';
 import { assertWellFormed, parseFault, parseHistoryResponse } from './support.js';
 
 const ZONE = 'Europe/Moscow';
-const SEED_RESPONSE = readFileSync(new URL('./fixtures/seed-response.xml', import.meta.url), 'utf8');
 
-const moscow = (wall: string): Date => new Date(wallToInstant(parseWallDateTime(wall) as number, ZONE));
-
-/** The seed's two example rows. */
-const SEED_ROWS: ValueTableRow[] = [
-  {
-    CallID: '5f99f58f-2003-4e1c-a049-2cf58efc68a1',
-    ClientID: '90028e2b-ff47-11e7-2003-0025904f970f',
-    ServiceUserID: '0e0a9b78-ee6b-2003-bd33-ca248f7f2003',
-    ServiceID: 'fbe839ae-07ec-11e8-2003-0025904f970f',
-    CallTime: moscow('2019-09-26T18:29:37'),
-    CallerID: '79d4067b-6f12-451a-8efb-2003d6a61c1e',
-    CalleeID: '0e0a9b78-2003-4f6c-bd33-ca248f7f9baf',
-    CallResult: 1,
-    Duration: 13,
-  },
-  {
-    CallID: 'a42bea6c-013b-2003-903f-322a42716719',
-    ClientID: '90028e2b-ff47-11e7-2003-0025904f970f',
-    ServiceUserID: '0e0a9b78-2003-4f6c-bd33-ca248f7f9baf',
-    ServiceID: 'fbe82003-07ec-11e8-80e6-0025904f970f',
-    CallTime: moscow('2019-09-26T18:31:04'),
-    CallerID: '0e0a9b78-ee6b-2003-bd33-ca248f7f9baf',
-    CalleeID: '79d4067b-6f12-451a-8efb-2003d6a61c1e',
-    CallResult: 1,
-    Duration: 24,
-  },
-];
 
 const write = (
   rows: Iterable<ValueTableRow>,

@@ -2,9 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { SEED_RESPONSE_FILE } from '../fixtures/seed.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SEED = fileURLToPath(new URL('../fixtures/seed-response.xml', import.meta.url));
+const SEED = SEED_RESPONSE_FILE;
 
 function decode(args: string[], input?: string) {
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/upstream/decode-cli.ts', ...args], {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   SoapFaultError,
@@ -7,34 +6,10 @@ import {
   UpstreamResultError,
   ValueConversionError,
 } from '../../src/upstream/errors.js';
+import { SEED_RESPONSE, SEED_ROWS } from '../fixtures/seed.js';
 import { cell, column, decodeText, resultCodeResponse, responseWithTable, row } from '../support/decode.js';
 
-const seed = readFileSync(new URL('../fixtures/seed-response.xml', import.meta.url), 'utf8');
-
-const SEED_ROWS = [
-  {
-    CallID: '5f99f58f-2003-4e1c-a049-2cf58efc68a1',
-    ClientID: '90028e2b-ff47-11e7-2003-0025904f970f',
-    ServiceUserID: '0e0a9b78-ee6b-2003-bd33-ca248f7f2003',
-    ServiceID: 'fbe839ae-07ec-11e8-2003-0025904f970f',
-    CallTime: new Date('2019-09-26T18:29:37+03:00'),
-    CallerID: '79d4067b-6f12-451a-8efb-2003d6a61c1e',
-    CalleeID: '0e0a9b78-2003-4f6c-bd33-ca248f7f9baf',
-    CallResult: 1,
-    Duration: 13,
-  },
-  {
-    CallID: 'a42bea6c-013b-2003-903f-322a42716719',
-    ClientID: '90028e2b-ff47-11e7-2003-0025904f970f',
-    ServiceUserID: '0e0a9b78-2003-4f6c-bd33-ca248f7f9baf',
-    ServiceID: 'fbe82003-07ec-11e8-80e6-0025904f970f',
-    CallTime: new Date('2019-09-26T18:31:04+03:00'),
-    CallerID: '0e0a9b78-ee6b-2003-bd33-ca248f7f9baf',
-    CalleeID: '79d4067b-6f12-451a-8efb-2003d6a61c1e',
-    CallResult: 1,
-    Duration: 24,
-  },
-];
+const seed = SEED_RESPONSE;
 
 const ID = (n: number): string => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const HISTORY_COLUMNS_XML = [
