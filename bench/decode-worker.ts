@@ -14,7 +14,7 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { XMLParser } from 'fast-xml-parser';
 import sax from 'sax';
-import { serviceCallFromRow } from '../src/upstream/service-call-row.js';
+import { serviceCallDecoder } from '../src/upstream/service-call-row.js';
 import { REQUIRED_HISTORY_COLUMNS } from '../src/upstream/value-table.js';
 import { ValueTableDecoder } from '../src/upstream/value-table-decoder.js';
 
@@ -37,17 +37,12 @@ async function raw(): Promise<number> {
 
 async function decode(mapToCalls: boolean): Promise<number> {
   let rows = 0;
-  const decoder = new ValueTableDecoder({
-    zone: 'Europe/Moscow',
-    columns: REQUIRED_HISTORY_COLUMNS,
-    onRow: mapToCalls
-      ? (row) => {
-          serviceCallFromRow(row, ++rows);
-        }
-      : () => {
-          rows++;
-        },
-  });
+  const count = (): void => {
+    rows++;
+  };
+  const decoder = mapToCalls
+    ? serviceCallDecoder('Europe/Moscow', count)
+    : new ValueTableDecoder({ zone: 'Europe/Moscow', columns: REQUIRED_HISTORY_COLUMNS, onRow: count });
   await feed((text) => decoder.write(text));
   decoder.end();
   return rows;

@@ -13,6 +13,7 @@ export interface Settings {
   redisUrl: string | undefined;
   apiKeys: string[];
   graphiql: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
 export interface ConnectSettings {
@@ -75,6 +76,12 @@ function connectUrl(env: Env): string | undefined {
   return url.toString();
 }
 
+function logLevel(env: Env): Settings['logLevel'] {
+  const raw = env.LOG_LEVEL?.trim().toLowerCase() || 'info';
+  if (raw === 'debug' || raw === 'info' || raw === 'warn' || raw === 'error') return raw;
+  throw new ConfigError('LOG_LEVEL', `${JSON.stringify(env.LOG_LEVEL)} is not debug, info, warn or error`);
+}
+
 export function loadSettings(env: Env = process.env): Settings {
   const url = connectUrl(env);
   const login = env.CONNECT_LOGIN ?? '';
@@ -113,5 +120,6 @@ export function loadSettings(env: Env = process.env): Settings {
     redisUrl: env.REDIS_URL?.trim() || undefined,
     apiKeys,
     graphiql: boolean(env, 'GRAPHIQL', true),
+    logLevel: logLevel(env),
   };
 }

@@ -8,16 +8,15 @@ import { systemClock } from './time/clock.js';
 process.env.NODE_ENV ??= 'production';
 const { startServer } = await import('./server/start-server.js');
 
-const logger = jsonLogger(process.env.LOG_LEVEL === 'debug' ? 'debug' : 'info');
-
 let settings;
 try {
   settings = loadSettings(process.env);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
-  logger.error(`invalid configuration: ${error.message}`, { variable: error.variable });
+  jsonLogger().error(`invalid configuration: ${error.message}`, { variable: error.variable });
   process.exit(2);
 }
+const logger = jsonLogger(settings.logLevel);
 
 const server = await startServer(settings, systemClock, logger);
 

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Settings } from './config.js';
-import type { HistoryService, PeriodAnswer, PeriodQuery } from './history/history-service.js';
+import { type HistoryService, type PeriodAnswer, type PeriodQuery, periodQueryKey } from './history/history-service.js';
 import type { QuotaLedger } from './history/quota-ledger.js';
 import type { GraphQLContext } from './schema/context.js';
 import { schema } from './schema/index.js';
@@ -23,14 +23,6 @@ export interface YogaDependencies {
 }
 
 export type ConnectYoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
-
-/** Identical questions in one request share one key, so they are answered once. */
-function periodKey(q: PeriodQuery): string {
-  const f = q.filter;
-  return [q.from, q.to, q.maxAgeMs, f.clientId, f.serviceUserId, f.serviceId, f.specialistId, f.callResult]
-    .map((v) => v ?? '')
-    .join('|');
-}
 
 export function buildYoga(deps: YogaDependencies): ConnectYoga {
   const { settings, history, logger } = deps;
@@ -65,7 +57,8 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
       let periods = loaders.get(request);
       if (!periods) {
         periods = new DataLoader<PeriodQuery, PeriodAnswer, string>((keys) => history.answer(keys), {
-          cacheKeyFn: periodKey,
+          // Identical questions in one request share one key, so they are answered once.
+          cacheKeyFn: periodQueryKey,
           // Waits a turn of the event loop, so the fields of every operation of a batch join in.
           batchScheduleFn: (callback) => setImmediate(callback),
         });

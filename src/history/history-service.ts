@@ -42,8 +42,17 @@ export interface PeriodAnswer extends CallSelection {
   stale: boolean;
 }
 
+/** One string per distinct question: identical questions share it. */
+export function periodQueryKey(q: PeriodQuery): string {
+  const f = q.filter;
+  return [q.from, q.to, q.maxAgeMs, f.clientId, f.serviceUserId, f.serviceId, f.specialistId, f.callResult]
+    .map((v) => v ?? '')
+    .join('|');
+}
+
 const HOUR = 3_600_000;
 const SELECTION_CACHE_SIZE = 128;
+const SELECTION_CACHE_CALLS = 1_000_000;
 
 /** Serialises the short sections that read coverage and claim days, so two requests never claim the same day. */
 class Mutex {
@@ -64,6 +73,7 @@ export class HistoryService {
   private readonly inFlight = new Map<LocalDay, Promise<void>>();
   private readonly lock = new Mutex();
   private readonly selections = new Map<string, CallSelection>();
+  private selectedCalls = 0;
 
   constructor(private readonly options: HistoryServiceOptions) {}
 
@@ -71,30 +81,33 @@ export class HistoryService {
 
   /** Answers a batch of questions with at most one plan of upstream calls for all of them. */
   async answer(queries: readonly PeriodQuery[]): Promise<Array<PeriodAnswer | Error>> {
+    // The answer is as of the moment it was asked: a day that begins while an upstream call is
+    // under way (midnight) stays in the future for this answer, as it was when the call was planned.
+    const asked = this.options.clock.now();
     const needs = new Map<LocalDay, number>();
     const daysByQuery = queries.map((q) => daysOfPeriod(q.from, q.to, this.dayOf));
     queries.forEach((q, i) => {
       for (const day of daysByQuery[i] as LocalDay[]) needs.set(day, Math.min(needs.get(day) ?? Infinity, q.maxAgeMs));
     });
-    const failures = await this.ensure(needs);
+    const failures = await this.ensure(needs, asked);
     const coverage = await this.options.store.coverage([...needs.keys()]);
-    const now = this.options.clock.now();
     return Promise.all(
       queries.map(async (query, i) => {
         const days = daysByQuery[i] as LocalDay[];
         let asOf = Number.POSITIVE_INFINITY;
         let stale = false;
         for (const day of days) {
-          const state = dayState(day, coverage.get(day), query.maxAgeMs, now, this.options.zone);
+          const state = dayState(day, coverage.get(day), query.maxAgeMs, asked, this.options.zone);
           if (state === 'future') continue;
           if (state === 'missing') {
-            return failures.get(day) ?? new QuotaExhaustedError(this.retryAfterSeconds());
+            // Every day not fetched has its reason recorded; anything else is a bug, not a quota matter.
+            return failures.get(day) ?? new Error(`history day ${day} is missing without a recorded failure`);
           }
           if (state === 'stale') stale = true;
           asOf = Math.min(asOf, (coverage.get(day) as DayCoverage).fetchedAt);
         }
         const selection = await this.select(query, days, coverage);
-        return { ...selection, asOf: Number.isFinite(asOf) ? asOf : now, stale };
+        return { ...selection, asOf: Number.isFinite(asOf) ? asOf : asked, stale };
       }),
     );
   }
@@ -107,8 +120,7 @@ export class HistoryService {
   private async select(query: PeriodQuery, days: LocalDay[], coverage: Map<LocalDay, DayCoverage>): Promise<CallSelection> {
     // The same question over the same copies of the same days has the same answer.
     const copies = days.map((d) => coverage.get(d)?.fetchedAt ?? '-').join(',');
-    const f = query.filter;
-    const key = `${query.from}|${query.to}|${copies}|${f.clientId ?? ''}|${f.serviceUserId ?? ''}|${f.serviceId ?? ''}|${f.specialistId ?? ''}|${f.callResult ?? ''}`;
+    const key = `${periodQueryKey({ ...query, maxAgeMs: 0 })}|${copies}`;
     const cached = this.selections.get(key);
     if (cached) {
       this.selections.delete(key);
@@ -117,8 +129,12 @@ export class HistoryService {
     }
     const selection = selectCalls(await this.options.store.callsBetween(query.from, query.to), query.filter);
     this.selections.set(key, selection);
-    if (this.selections.size > SELECTION_CACHE_SIZE) {
-      this.selections.delete(this.selections.keys().next().value as string);
+    this.selectedCalls += selection.calls.length;
+    // Bounded by entries and by the calls they hold together, oldest use first out.
+    while (this.selections.size > SELECTION_CACHE_SIZE || this.selectedCalls > SELECTION_CACHE_CALLS) {
+      const [oldest, dropped] = this.selections.entries().next().value as [string, CallSelection];
+      this.selections.delete(oldest);
+      this.selectedCalls -= dropped.calls.length;
     }
     return selection;
   }
@@ -133,9 +149,9 @@ export class HistoryService {
    * Makes sure each needed day is held and fresh enough, as far as the quota allows. Returns why the
    * days that could not be fetched were not.
    */
-  private async ensure(needs: ReadonlyMap<LocalDay, number>): Promise<Map<LocalDay, Error>> {
+  private async ensure(needs: ReadonlyMap<LocalDay, number>, asked: number): Promise<Map<LocalDay, Error>> {
     const failures = new Map<LocalDay, Error>();
-    if (await this.nothingToFetch(needs)) return failures;
+    if (await this.nothingToFetch(needs, asked)) return failures;
     const waits: Array<Promise<void>> = [];
     const waitFor = (days: LocalDay[], fetch: Promise<void>): void => {
       waits.push(fetch.catch((error: Error) => days.forEach((d) => failures.set(d, error))));
@@ -160,7 +176,8 @@ export class HistoryService {
       for (const call of required) {
         if (ledger.tryAcquire()) toMake.push(call);
         else {
-          const error = new QuotaExhaustedError(this.retryAfterSeconds());
+          // While an OUT_OF_LIMIT holds calls back, the upstream's refusal is still the reason.
+          const error = new QuotaExhaustedError(this.retryAfterSeconds(), ledger.state().blockedUntil ? 'OUT_OF_LIMIT' : undefined);
           for (const day of call.days) failures.set(day, error);
         }
       }
@@ -175,11 +192,10 @@ export class HistoryService {
   }
 
   /** The common case of a held, fresh period: answered without queueing behind other requests. */
-  private async nothingToFetch(needs: ReadonlyMap<LocalDay, number>): Promise<boolean> {
+  private async nothingToFetch(needs: ReadonlyMap<LocalDay, number>, asked: number): Promise<boolean> {
     const coverage = await this.options.store.coverage([...needs.keys()]);
-    const now = this.options.clock.now();
     for (const [day, maxAge] of needs) {
-      const state = dayState(day, coverage.get(day), maxAge, now, this.options.zone);
+      const state = dayState(day, coverage.get(day), maxAge, asked, this.options.zone);
       if (state === 'missing' || state === 'stale') return false;
     }
     return true;

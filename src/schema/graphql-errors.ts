@@ -55,7 +55,8 @@ export function toGraphQLError(error: unknown): unknown {
     return error.truncated
       ? new GraphQLError(`1C-Connect is unavailable: ${error.message}`, { extensions: { code: 'UPSTREAM_UNAVAILABLE' } })
       : new GraphQLError(`1C-Connect sent a response that cannot be read: ${error.message}`, {
-          extensions: { code: 'UPSTREAM_ERROR', upstreamCode: 'INVALID_RESPONSE' },
+          // No upstreamCode: the upstream said nothing we could read.
+          extensions: { code: 'UPSTREAM_ERROR' },
         });
   }
   return error;

@@ -8,9 +8,7 @@ import {
   UpstreamUnavailableError,
 } from './errors.js';
 import { HISTORY_ACTION, type HistoryRequest } from './history-request.js';
-import { serviceCallFromRow } from './service-call-row.js';
-import { REQUIRED_HISTORY_COLUMNS } from './value-table.js';
-import { ValueTableDecoder } from './value-table-decoder.js';
+import { serviceCallDecoder } from './service-call-row.js';
 
 export interface ConnectClientOptions {
   /** The PartnerWebAPI2 endpoint, without credentials in it. */
@@ -67,6 +65,8 @@ export class ConnectClient {
       },
       body: buildHistoryEnvelope(request, this.options.zone),
       signal: deadline.signal,
+      // A redirected POST may come back a GET; the endpoint should be configured as it is.
+      redirect: 'manual',
     });
     deadline.touch();
     if (response.status === 401 || response.status === 403) {
@@ -78,18 +78,19 @@ export class ConnectClient {
 
   private async *decode(response: Response, deadline: IdleDeadline): AsyncGenerator<ServiceCall[], void, undefined> {
     const failed = !response.ok;
-    const isXml = /xml/i.test(response.headers.get('content-type') ?? '');
+    const contentType = response.headers.get('content-type') ?? '';
+    const isXml = /xml/i.test(contentType);
     if (failed && !isXml) {
       await response.body?.cancel();
       throw new UpstreamUnavailableError('http-status', `1C-Connect answered HTTP ${response.status}`, response.status);
     }
+    if (!isXml) {
+      // A proxy's or a login page's HTML is not a SOAP answer, whatever its status.
+      await response.body?.cancel();
+      throw new UpstreamProtocolError(`1C-Connect answered with ${JSON.stringify(contentType || 'no content type')}, not XML`);
+    }
     let batch: ServiceCall[] = [];
-    let rowNumber = 0;
-    const decoder = new ValueTableDecoder({
-      zone: this.options.zone,
-      columns: REQUIRED_HISTORY_COLUMNS,
-      onRow: (row) => batch.push(serviceCallFromRow(row, ++rowNumber)),
-    });
+    const decoder = serviceCallDecoder(this.options.zone, (call) => batch.push(call));
     const reader = response.body?.getReader();
     const text = new TextDecoder('utf-8', { fatal: true });
     let pending: string[] = [];
@@ -130,7 +131,7 @@ export class ConnectClient {
       if (failed && error instanceof UpstreamProtocolError) {
         throw new UpstreamUnavailableError('http-status', `1C-Connect answered HTTP ${response.status}`, response.status);
       }
-      if (error instanceof TypeError && /encoded data/i.test(error.message)) {
+      if (error instanceof TypeError && (error as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') {
         throw new UpstreamProtocolError('the response is not valid UTF-8', decoder.rowsDecoded);
       }
       throw error;

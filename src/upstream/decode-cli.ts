@@ -10,9 +10,7 @@ import { once } from 'node:events';
 import { directionOf, specialistOf } from '../domain/service-call.js';
 import { formatIsoWithOffset, isValidTimeZone } from '../time/zone.js';
 import { ConnectError } from './errors.js';
-import { serviceCallFromRow } from './service-call-row.js';
-import { REQUIRED_HISTORY_COLUMNS } from './value-table.js';
-import { ValueTableDecoder } from './value-table-decoder.js';
+import { serviceCallDecoder } from './service-call-row.js';
 
 const USAGE = 'usage: npm run -s decode -- [--summary] [FILE]   (reads stdin without FILE)';
 
@@ -33,22 +31,16 @@ async function main(argv: string[]): Promise<number> {
 
   const started = performance.now();
   let out: string[] = [];
-  let rowNumber = 0;
-  const decoder = new ValueTableDecoder({
-    zone,
-    columns: REQUIRED_HISTORY_COLUMNS,
-    onRow: (row) => {
-      const call = serviceCallFromRow(row, ++rowNumber);
-      if (summaryOnly) return;
-      out.push(
-        JSON.stringify({
-          ...call,
-          callTime: formatIsoWithOffset(call.callTime, zone),
-          direction: directionOf(call),
-          specialistId: specialistOf(call),
-        }),
-      );
-    },
+  const decoder = serviceCallDecoder(zone, (call) => {
+    if (summaryOnly) return;
+    out.push(
+      JSON.stringify({
+        ...call,
+        callTime: formatIsoWithOffset(call.callTime, zone),
+        direction: directionOf(call),
+        specialistId: specialistOf(call),
+      }),
+    );
   });
   const drain = async (): Promise<void> => {
     if (!out.length) return;

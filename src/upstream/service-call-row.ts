@@ -1,6 +1,7 @@
 import { callResultFromCode, type ServiceCall } from '../domain/service-call.js';
 import { ValueConversionError } from './errors.js';
-import type { ValueTableCell, ValueTableRow } from './value-table.js';
+import { REQUIRED_HISTORY_COLUMNS, type ValueTableCell, type ValueTableRow } from './value-table.js';
+import { ValueTableDecoder } from './value-table-decoder.js';
 
 /** A decoded GetHistoryOfServiceCalls row as a ServiceCall; `rowNumber` (from 1) names the row in errors. */
 export function serviceCallFromRow(row: ValueTableRow, rowNumber: number): ServiceCall {
@@ -27,14 +28,32 @@ export function serviceCallFromRow(row: ValueTableRow, rowNumber: number): Servi
   };
 }
 
-/** An ID cell: a string, or null for NULL (and for an empty string, 1C's empty reference). */
+const UPPER_CASE = /[A-Z]/;
+
+/**
+ * An ID cell: a string in lower case (as the GraphQL filters are), or null for NULL and for an
+ * empty string, 1C's empty reference.
+ */
 function idOf(row: ValueTableRow, column: string, rowNumber: number): string | null {
   const value = row[column] ?? null;
-  if (value === null || typeof value === 'string') return value === '' ? null : value;
+  if (value === null || typeof value === 'string') {
+    if (value === '') return null;
+    return value !== null && UPPER_CASE.test(value) ? value.toLowerCase() : value;
+  }
   throw conversion(rowNumber, column, 'xs:string', value);
 }
 
 function conversion(row: number, column: string, type: string, value: ValueTableCell): ValueConversionError {
   const text = value === null ? 'null' : value instanceof Date ? value.toISOString() : String(value);
   return new ValueConversionError(row, column, type, text);
+}
+
+/** A decoder of GetHistoryOfServiceCalls responses that hands out each row as a ServiceCall. */
+export function serviceCallDecoder(zone: string, onCall: (call: ServiceCall) => void): ValueTableDecoder {
+  let rowNumber = 0;
+  return new ValueTableDecoder({
+    zone,
+    columns: REQUIRED_HISTORY_COLUMNS,
+    onRow: (row) => onCall(serviceCallFromRow(row, ++rowNumber)),
+  });
 }

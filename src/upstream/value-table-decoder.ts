@@ -45,6 +45,9 @@ const enum Capture {
   FaultReason,
 }
 
+/** xs:boolean's two spellings of true. */
+const isTrue = (value: string | undefined): boolean => value === 'true' || value === '1';
+
 const localName = (qualified: string): string => {
   const colon = qualified.indexOf(':');
   return colon < 0 ? qualified : qualified.slice(colon + 1);
@@ -371,14 +374,14 @@ export class ValueTableDecoder {
     if (type !== undefined) {
       // The usual prefix: no need to look at the other attributes.
       this.cellType = XS_TYPES.get(type) ?? localName(type);
-      this.cellNil = attributes['xsi:nil'] === 'true';
+      this.cellNil = isTrue(attributes['xsi:nil']);
     } else {
       this.cellType = null;
       this.cellNil = false;
       for (const key in attributes) {
         const local = localName(key);
         if (local === 'type') this.cellType = localName(attributes[key] as string);
-        else if (local === 'nil') this.cellNil = attributes[key] === 'true';
+        else if (local === 'nil') this.cellNil = isTrue(attributes[key]);
       }
     }
     this.startCapture(Capture.Cell);

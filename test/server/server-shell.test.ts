@@ -77,10 +77,12 @@ describe('server shell', () => {
     const page = await on.yoga.fetch('http://yoga.test/graphql', { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('query LastWeek');
+    expect(on.upstreamCalls()).toBe(0);
     await on.close();
     const off = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00', env: { GRAPHIQL: 'false' } }));
     const none = await off.yoga.fetch('http://yoga.test/graphql', { headers: { accept: 'text/html' } });
     expect(await none.text()).not.toContain('GraphiQL');
+    expect(off.upstreamCalls()).toBe(0);
   });
 
   it('requires a bearer key when API_KEYS is set', async () => {
@@ -96,21 +98,20 @@ describe('server shell', () => {
     expect(h.upstreamCalls()).toBe(1);
   });
 
-  it("answers a gateway's batch of operations over the same week with one upstream call", async () => {
+  it("plans a gateway's batch of operations together: two adjacent periods, one upstream call", async () => {
     const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
+    // Planned apart, these would be two calls (3 days, then 4); planned together, one of 7 days.
     const response = await h.yoga.fetch('http://yoga.test/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify([
-        { query: `{ serviceCalls(filter: ${WEEK}) { totalCount } }` },
-        { query: `{ serviceCalls(filter: ${WEEK}, first: 3) { nodes { callId } } }` },
-        { query: `{ quota { remaining } }` },
+        { query: '{ serviceCalls(filter: { periodFrom: "2024-03-04", periodTo: "2024-03-07" }) { totalCount } }' },
+        { query: '{ serviceCalls(filter: { periodFrom: "2024-03-07", periodTo: "2024-03-11" }, first: 3) { totalCount nodes { callId } } }' },
       ]),
     });
-    const results = (await response.json()) as Array<{ data?: Record<string, unknown>; errors?: unknown }>;
-    expect(results).toHaveLength(3);
-    expect(results.map((r) => r.errors)).toEqual([undefined, undefined, undefined]);
-    expect(results[0]?.data).toEqual({ serviceCalls: { totalCount: 7 * 120 } });
+    const results = (await response.json()) as Array<{ data?: { serviceCalls: { totalCount: number } }; errors?: unknown }>;
+    expect(results.map((r) => r.errors)).toEqual([undefined, undefined]);
+    expect(results.map((r) => r.data?.serviceCalls.totalCount)).toEqual([3 * 120, 4 * 120]);
     expect(h.upstreamCalls()).toBe(1);
   });
 });

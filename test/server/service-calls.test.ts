@@ -240,7 +240,7 @@ describe('serviceCalls: quota', () => {
 
     h.clock.advance(30 * MIN);
     const blocked = await h.query(CallCount, { filter: week('2024-02-26') });
-    expect(blocked.errors?.[0]?.extensions).toMatchObject({ code: 'QUOTA_EXHAUSTED', retryAfterSeconds: 1800 });
+    expect(blocked.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXHAUSTED', upstreamCode: 'OUT_OF_LIMIT', retryAfterSeconds: 1800 });
     expect((await h.query(Quota)).data?.quota).toMatchObject({ remaining: 0, nextCallAt: '2024-03-20T11:00:00+03:00' });
     expect(h.upstreamCalls()).toBe(1);
 

@@ -114,7 +114,11 @@ describe('ConnectClient against the simulator', () => {
     const { error, calls } = await collect(client, WEEK);
     expect(error).toBeInstanceOf(UpstreamUnavailableError);
     expect(error).toMatchObject({ reason: 'timeout' });
-    expect(calls.length).toBeLessThan(7 * 400);
+    // What came before the stall were whole, correct rows: the start of the week, nothing more.
+    const week = sim.history.callsBetween(WEEK.periodFrom as number, WEEK.periodTo as number);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.length).toBeLessThan(week.length);
+    expect(calls).toEqual(week.slice(0, calls.length));
     expect(sim.callCount()).toBe(1);
   });
 
@@ -122,8 +126,10 @@ describe('ConnectClient against the simulator', () => {
     const { client, simulator: sim } = await setUp({ now: '2024-03-20T10:00:00+03:00', timeoutMs: 200 });
     sim.inject({ kind: 'delay', ms: 1000 }, 1);
     expect((await collect(client, WEEK)).error).toMatchObject({ kind: 'unavailable', reason: 'timeout' });
+    expect(sim.callCount()).toBe(1);
     const closed = new ConnectClient({ url: 'http://127.0.0.1:9/cus/ws/PartnerWebAPI2', login: 'a', password: 'b', zone: ZONE, timeoutMs: 1000 });
     expect((await collect(closed, WEEK)).error).toMatchObject({ kind: 'unavailable', reason: 'network' });
+    expect(sim.callCount()).toBe(1);
   });
 
   it('meets OUT_OF_LIMIT after 10 daytime calls in an hour, and succeeds an hour later', async () => {
@@ -206,5 +212,18 @@ describe('ConnectClient body streaming', () => {
     const { error } = await collect(client, WEEK);
     expect(error).toBeInstanceOf(UpstreamProtocolError);
     expect(error?.message).toContain('UTF-8');
+  });
+
+  it('reports a 200 answer that is not XML (a proxy page) as a protocol error', async () => {
+    let requests = 0;
+    const fakeFetch = (async () => {
+      requests++;
+      return new Response('<html>Sign in</html>', { status: 200, headers: { 'content-type': 'text/html' } });
+    }) as typeof fetch;
+    const client = new ConnectClient({ url: 'http://upstream.test/ws', login: 'a', password: 'b', zone: ZONE, timeoutMs: 1000, fetch: fakeFetch });
+    const { error } = await collect(client, WEEK);
+    expect(error).toBeInstanceOf(UpstreamProtocolError);
+    expect(error?.message).toContain('text/html');
+    expect(requests).toBe(1);
   });
 });

@@ -57,6 +57,11 @@ describe('ValueTableDecoder', () => {
     }
   });
 
+  it('reads xsi:nil="1" as null too, as xs:boolean allows', () => {
+    const xml = responseWithTable(`${column('N', 'xs:decimal', 'Null')}${row('<Value xsi:nil="1"/>')}${row(cell('xs:decimal', '3'))}`);
+    expect(decodeText(xml, { columns: ['N'] }).rows).toEqual([{ N: null }, { N: 3 }]);
+  });
+
   it('reads xsi:nil as null, in its position', () => {
     const xml = responseWithTable(`${HISTORY_COLUMNS_XML}\n${historyRow(1, { 1: cell(null), 5: cell(null) })}`);
     const { rows, summary } = decodeText(xml);
