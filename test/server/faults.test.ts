@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { jsonLogger } from '../../src/server/logger.js';
 import type { Fault } from '../../src/simulator/faults.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { CallCount, Quota, ServiceCallsPage } from '../support/operations.js';
@@ -69,5 +70,29 @@ describe('upstream faults', () => {
     expect(text).not.toContain('wr0ng');
     expect(text).not.toContain(Buffer.from(`${h.simulator.login}:${password}`).toString('base64'));
     expect(h.upstreamCalls()).toBe(1);
+  });
+
+  it('never writes the password, or the Basic credentials, to a log line', async () => {
+    const password = 's3cr3t:p&ss<"word>';
+    const lines: string[] = [];
+    const logger = jsonLogger('debug', (line) => lines.push(line));
+    const h = await startHarness({
+      now: '2024-03-20T10:00:00+03:00',
+      env: { CONNECT_PASSWORD: password, CONNECT_TIMEOUT_MS: '400' },
+      simulator: { password },
+      logger,
+    });
+    harness = h;
+    expect((await h.query(CallCount, { filter: OTHER_WEEK })).errors).toBeUndefined();
+    for (const fault of [{ kind: 'http-status', status: 401 }, { kind: 'soap-fault' }, { kind: 'malformed' }] as Fault[]) {
+      h.simulator.inject(fault, 1);
+      expect((await h.query(CallCount, { filter: WEEK })).errors).toHaveLength(1);
+    }
+    expect(h.upstreamCalls()).toBe(4);
+    const log = lines.join('');
+    expect(log).toContain('upstream call completed');
+    expect(log).toContain('upstream call failed');
+    expect(log).not.toContain('s3cr3t');
+    expect(log).not.toContain(Buffer.from(`${h.simulator.login}:${password}`).toString('base64'));
   });
 });

@@ -4,7 +4,7 @@ import { loadSettings, type Settings } from '../../src/config.js';
 import { createHistory } from '../../src/history/create-history.js';
 import type { HistoryService } from '../../src/history/history-service.js';
 import type { QuotaLedger } from '../../src/history/quota-ledger.js';
-import { silentLogger } from '../../src/server/logger.js';
+import { type Logger, silentLogger } from '../../src/server/logger.js';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/server.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { ConnectClient } from '../../src/upstream/connect-client.js';
@@ -33,6 +33,7 @@ export async function startHarness(options: {
   now: string | number;
   env?: Record<string, string>;
   simulator?: Partial<SimulatorOptions>;
+  logger?: Logger;
 }): Promise<Harness> {
   const clock = new ManualClock(typeof options.now === 'number' ? options.now : Date.parse(options.now));
   const simulator = await startSimulator({ clock, seed: 7, callsPerDay: 120, zone: 'Europe/Moscow', ...options.simulator });
@@ -50,8 +51,9 @@ export async function startHarness(options: {
     zone: settings.connect.timeZone,
     timeoutMs: settings.connect.timeoutMs,
   });
-  const { history, ledger } = createHistory(settings, client, clock, silentLogger);
-  const yoga = buildYoga({ settings, clock, ledger, history, logger: silentLogger, demo: false });
+  const logger = options.logger ?? silentLogger;
+  const { history, ledger } = createHistory(settings, client, clock, logger);
+  const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: false });
   return {
     clock,
     simulator,

@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import type { ServiceCall } from '../../src/domain/service-call.js';
+import { QuotaExhaustedError } from '../../src/history/history-errors.js';
+import { HistoryService, type HistorySource, type PeriodAnswer, type PeriodQuery } from '../../src/history/history-service.js';
+import { MemoryHistoryStore } from '../../src/history/memory-history-store.js';
+import { QuotaLedger } from '../../src/history/quota-ledger.js';
+import { SimulatedHistory } from '../../src/simulator/dataset.js';
+import { ManualClock } from '../../src/time/clock.js';
+import { UpstreamOutOfLimitError, UpstreamUnavailableError } from '../../src/upstream/errors.js';
+import type { HistoryRequest } from '../../src/upstream/history-request.js';
+
+const ZONE = 'Europe/Moscow';
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const at = (moscow: string): number => Date.parse(`${moscow}+03:00`);
+
+/** A source over generated history that counts its calls and can be held or made to fail. */
+class ScriptedSource implements HistorySource {
+  readonly requests: HistoryRequest[] = [];
+  private failures: Error[] = [];
+  private gate: Promise<void> | null = null;
+  private release: (() => void) | null = null;
+
+  constructor(private readonly data: SimulatedHistory) {}
+
+  failNext(error: Error): void {
+    this.failures.push(error);
+  }
+
+  hold(): void {
+    this.gate = new Promise((resolve) => {
+      this.release = resolve;
+    });
+  }
+
+  open(): void {
+    this.release?.();
+    this.gate = null;
+  }
+
+  async *history(request: HistoryRequest): AsyncGenerator<ServiceCall[]> {
+    this.requests.push(request);
+    // Rows as of the moment the call is made, like the real service.
+    const calls = this.data.callsBetween(request.periodFrom as number, request.periodTo as number);
+    if (this.gate) await this.gate;
+    const failure = this.failures.shift();
+    if (failure) {
+      yield calls.slice(0, 3); // some rows first: they must not be kept
+      throw failure;
+    }
+    yield calls;
+  }
+}
+
+function setUp(now: string, limits: { day?: number; night?: number } = {}) {
+  const clock = new ManualClock(at(now));
+  const data = new SimulatedHistory({ seed: 5, callsPerDay: 50, zone: ZONE, clock });
+  const source = new ScriptedSource(data);
+  const ledger = new QuotaLedger({ zone: ZONE, dayHours: { from: 8, to: 20 }, dayLimit: limits.day ?? 10, nightLimit: limits.night ?? 50 }, clock);
+  const service = new HistoryService({
+    store: new MemoryHistoryStore(ZONE),
+    source,
+    ledger,
+    clock,
+    zone: ZONE,
+    dayMaxDays: 7,
+    nightMaxDays: 7,
+    settleHours: 2,
+  });
+  const ask = async (from: string, to: string, maxAgeMs = 15 * MIN): Promise<PeriodAnswer> => {
+    const query: PeriodQuery = { from: at(from), to: at(to), maxAgeMs, filter: {} };
+    const [answer] = await service.answer([query]);
+    if (answer instanceof Error) throw answer;
+    return answer as PeriodAnswer;
+  };
+  const expected = (from: string, to: string): string[] => data.callsBetween(at(from), at(to)).map((c) => c.callId);
+  return { clock, source, service, ask, expected, ledger };
+}
+
+describe('HistoryService', () => {
+  it('serves the held copy, flagged stale, when a refresh fails, and keeps nothing of the failed call', async () => {
+    const { clock, source, ask, expected } = setUp('2024-03-20T10:00:00');
+    const first = await ask('2024-03-20T00:00:00', '2024-03-21T00:00:00');
+    clock.advance(30 * MIN);
+    source.failNext(new UpstreamUnavailableError('network', 'down'));
+    const stale = await ask('2024-03-20T00:00:00', '2024-03-21T00:00:00');
+    expect(stale).toMatchObject({ stale: true, asOf: at('2024-03-20T10:00:00') });
+    expect(stale.calls.map((c) => c.callId)).toEqual(first.calls.map((c) => c.callId));
+    expect(source.requests).toHaveLength(2);
+    // The next try succeeds and holds exactly the day so far.
+    const fresh = await ask('2024-03-20T00:00:00', '2024-03-21T00:00:00');
+    expect(fresh).toMatchObject({ stale: false, asOf: at('2024-03-20T10:30:00') });
+    expect(fresh.calls.map((c) => c.callId)).toEqual(expected('2024-03-20T00:00:00', '2024-03-21T00:00:00'));
+    expect(source.requests).toHaveLength(3);
+  });
+
+  it('after OUT_OF_LIMIT on a refresh, serves stale and refuses days never held until the block passes', async () => {
+    const { clock, source, ask, service } = setUp('2024-03-20T10:00:00');
+    await ask('2024-03-20T00:00:00', '2024-03-21T00:00:00');
+    clock.advance(30 * MIN);
+    source.failNext(new UpstreamOutOfLimitError('limit reached'));
+    expect(await ask('2024-03-20T00:00:00', '2024-03-21T00:00:00')).toMatchObject({ stale: true });
+    const [refused] = await service.answer([{ from: at('2024-03-01T00:00:00'), to: at('2024-03-02T00:00:00'), maxAgeMs: 0, filter: {} }]);
+    expect(refused).toBeInstanceOf(QuotaExhaustedError);
+    // Blocked until the oldest call of the window (10:00) is an hour old.
+    expect(refused).toMatchObject({ upstreamCode: 'OUT_OF_LIMIT', retryAfterSeconds: 30 * 60 });
+    expect(source.requests).toHaveLength(2);
+  });
+
+  it('makes the calls the quota allows of a larger plan, keeps them, and finishes an hour later', async () => {
+    const { clock, source, service, ask, expected } = setUp('2024-03-20T10:00:00', { day: 3 });
+    const query: PeriodQuery = { from: at('2024-02-01T00:00:00'), to: at('2024-03-02T00:00:00'), maxAgeMs: 0, filter: {} };
+    const [refused] = await service.answer([query]);
+    expect(refused).toBeInstanceOf(QuotaExhaustedError);
+    expect(refused).toMatchObject({ retryAfterSeconds: 3600 });
+    expect(source.requests).toHaveLength(3); // of 5: 7+7+7 days held, 7+2 wait
+    clock.advance(HOUR);
+    const answer = await ask('2024-02-01T00:00:00', '2024-03-02T00:00:00', 0);
+    expect(answer.calls.map((c) => c.callId)).toEqual(expected('2024-02-01T00:00:00', '2024-03-02T00:00:00'));
+    expect(source.requests).toHaveLength(5);
+  });
+
+  it('lets a request join a refresh already under way instead of calling again', async () => {
+    const { clock, source, service } = setUp('2024-03-20T10:00:00');
+    const today: PeriodQuery = { from: at('2024-03-20T00:00:00'), to: at('2024-03-21T00:00:00'), maxAgeMs: 15 * MIN, filter: {} };
+    await service.answer([today]);
+    clock.advance(20 * MIN);
+    source.hold();
+    const first = service.answer([today]);
+    const second = service.answer([{ ...today, filter: { callResult: 'SUCCESSFUL' } }]);
+    await new Promise((resolve) => setImmediate(resolve));
+    source.open();
+    const [[a], [b]] = await Promise.all([first, second]);
+    expect(a).toMatchObject({ stale: false, asOf: at('2024-03-20T10:20:00') });
+    expect(b).toMatchObject({ stale: false, asOf: at('2024-03-20T10:20:00') });
+    expect(source.requests).toHaveLength(2);
+  });
+
+  it('seals a day only when fetched CACHE_SETTLE_HOURS after its end', async () => {
+    const { clock, source, ask } = setUp('2024-03-21T01:00:00');
+    // One hour after the end of 2024-03-20: not sealed yet, so refetched once older than maxAge.
+    await ask('2024-03-20T00:00:00', '2024-03-21T00:00:00');
+    clock.set(at('2024-03-21T01:30:00'));
+    await ask('2024-03-20T00:00:00', '2024-03-21T00:00:00');
+    expect(source.requests).toHaveLength(2);
+    // Fetched at 01:30... still within two hours: refetched again at 02:30, then sealed.
+    clock.set(at('2024-03-21T02:30:00'));
+    await ask('2024-03-20T00:00:00', '2024-03-21T00:00:00');
+    expect(source.requests).toHaveLength(3);
+    clock.set(at('2024-03-25T12:00:00'));
+    expect(await ask('2024-03-20T00:00:00', '2024-03-21T00:00:00', 0)).toMatchObject({ stale: false, asOf: at('2024-03-21T02:30:00') });
+    expect(source.requests).toHaveLength(3);
+  });
+
+  it('answers a period reaching past midnight when midnight passes during the upstream call', async () => {
+    const { clock, source, service, expected } = setUp('2024-03-20T23:59:59');
+    source.hold();
+    const pending = service.answer([{ from: at('2024-03-20T00:00:00'), to: at('2024-03-22T00:00:00'), maxAgeMs: 15 * MIN, filter: {} }]);
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(2000); // 2024-03-21T00:00:01
+    source.open();
+    const [answer] = await pending;
+    expect(answer).not.toBeInstanceOf(Error);
+    expect((answer as PeriodAnswer).calls.map((c) => c.callId)).toEqual(expected('2024-03-20T00:00:00', '2024-03-20T23:59:59'));
+    expect(source.requests).toHaveLength(1);
+  });
+});
