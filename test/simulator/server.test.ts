@@ -72,6 +72,10 @@ describe('simulator HTTP: authentication and protocol', () => {
       expect(wrong.status).toBe(401);
       await wrong.text();
     }
+    // 1 authenticated call + 3 refused ones, which are received but not counted.
+    expect(sim.callCount()).toBe(1);
+    expect(sim.received).toHaveLength(4);
+    expect(sim.received.map((r) => r.outcome)).toEqual(['success', 'unauthorized', 'unauthorized', 'unauthorized']);
   });
 
   it('answers SOAP 1.2 and SOAP 1.1 each in its own version', async () => {
@@ -134,6 +138,9 @@ describe('simulator HTTP: authentication and protocol', () => {
     expect(sim.received.at(-1)?.outcome).toBe('unknown-operation');
     expect(sim.callCount()).toBe(0);
     expect((await history(sim, WEEK)).rows.length).toBe(900);
+    // 4 unreadable + 1 version mismatch + 1 other operation (none counted) + 1 history call.
+    expect(sim.callCount()).toBe(1);
+    expect(sim.received).toHaveLength(7);
   });
 
   it('answers PARAM_NOT_EXIST for a parameter the operation does not have', async () => {
@@ -146,6 +153,8 @@ describe('simulator HTTP: authentication and protocol', () => {
     expect(parsed.resultCode).toBe('PARAM_NOT_EXIST');
     expect(parsed.resultText).toContain('Colour');
     expect(sim.received[0]?.outcome).toBe('param-not-exist');
+    expect(sim.callCount()).toBe(1);
+    expect(sim.received).toHaveLength(1);
   });
 });
 
@@ -170,6 +179,8 @@ describe('simulator HTTP: history and filters', () => {
       expect(text('Duration')).toBe(String(call.durationSeconds));
     });
     expect(sim.received[0]).toMatchObject({ outcome: 'success', rows: expected.length, params: { periodFrom: WEEK_FROM, periodTo: WEEK_TO } });
+    expect(sim.callCount()).toBe(1);
+    expect(sim.received).toHaveLength(1);
   });
 
   it('applies each filter, and all together, exactly', async () => {
@@ -196,6 +207,9 @@ describe('simulator HTTP: history and filters', () => {
       expect(got, JSON.stringify(filter)).toEqual(expected);
       if (!filter.ClientID?.startsWith('0000')) expect(got.length, JSON.stringify(filter)).toBeGreaterThan(0);
     }
+    expect(cases).toHaveLength(8);
+    expect(sim.callCount()).toBe(8); // one call per case
+    expect(sim.received).toHaveLength(8);
   });
 
   it('takes PeriodFrom inclusive and PeriodTo exclusive, in the zone’s wall time', async () => {
@@ -206,6 +220,8 @@ describe('simulator HTTP: history and filters', () => {
     expect(callIdsOf(await history(sim, { PeriodFrom: at, PeriodTo: at }))).toEqual([]);
     expect(callIdsOf(await history(sim, { PeriodFrom: at, PeriodTo: next }))).toContain(call.callId);
     expect(callIdsOf(await history(sim, { PeriodFrom: next, PeriodTo: '2024-03-04T00:00:00' }))).not.toContain(call.callId);
+    expect(sim.callCount()).toBe(3);
+    expect(sim.received).toHaveLength(3);
   });
 
   it('has no calls in the future of its clock', async () => {
@@ -218,6 +234,8 @@ describe('simulator HTTP: history and filters', () => {
     const evening = callIdsOf(await history(sim, today));
     expect(evening.length).toBeGreaterThan(morning.length);
     expect(evening.slice(0, morning.length)).toEqual(morning);
+    expect(sim.callCount()).toBe(2);
+    expect(sim.received).toHaveLength(2);
   });
 
   it('reads absent PeriodFrom as the start of the history and absent PeriodTo as now', async () => {
@@ -233,6 +251,12 @@ describe('simulator HTTP: history and filters', () => {
     const rows = (await history(noStart.sim, { PeriodTo: '2024-02-10T00:00:00' })).rows;
     expect(rows.length).toBe(noStart.sim.history.callsBetween(NIGHT - 30 * DAY_MS, Date.parse('2024-02-09T21:00:00Z')).length);
     expect(rows.length).toBeGreaterThan(0);
+    // One call to each of the three simulators; the refused PERIOD_TOO_LONG call counts too.
+    for (const s of [sim, byDay.sim, noStart.sim]) {
+      expect(s.callCount()).toBe(1);
+      expect(s.received).toHaveLength(1);
+    }
+    expect(byDay.sim.received[0]?.outcome).toBe('period-too-long');
   });
 
   it('writes styled answers: shuffled and extra columns, attributes on own lines, empty ValueType', async () => {
@@ -258,6 +282,9 @@ describe('simulator HTTP: history and filters', () => {
     expect(again.columns.map((c) => c.name)).not.toEqual(names);
     sim.setStyle({});
     expect((await history(sim, WEEK)).columns.map((c) => c.name)).toEqual(HISTORY_COLUMNS.map((c) => c.name));
+    // plain, styled, again, unstyled.
+    expect(sim.callCount()).toBe(4);
+    expect(sim.received).toHaveLength(4);
   });
 
   it('streams with backpressure: a reader that does not read holds the writer back', async () => {
@@ -280,6 +307,8 @@ describe('simulator HTTP: history and filters', () => {
     const parsed = parseHistoryResponse(Buffer.concat(chunks).toString('utf8'));
     expect(parsed.rows).toHaveLength(total);
     expect(entry?.rows).toBe(total);
+    expect(sim.callCount()).toBe(1);
+    expect(sim.received).toHaveLength(1);
   });
 });
 
@@ -305,6 +334,7 @@ describe('simulator HTTP: limits', () => {
     for (let i = 0; i < 50; i++) expect((await history(sim, WEEK)).resultCode).toBe('SUCCESS');
     expect((await history(sim, WEEK)).resultCode).toBe('OUT_OF_LIMIT');
     expect(sim.callCount()).toBe(51);
+    expect(sim.received).toHaveLength(51);
   });
 
   it('refuses a period over 7 days by day and accepts the same period at night', async () => {
@@ -320,5 +350,6 @@ describe('simulator HTTP: limits', () => {
     expect(accepted.resultCode).toBe('SUCCESS');
     expect(accepted.rows.length).toBe(7 * 150);
     expect(sim.received.map((r) => r.outcome)).toEqual(['period-too-long', 'success', 'success']);
+    expect(sim.callCount()).toBe(3);
   });
 });
