@@ -1,3 +1,4 @@
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import DataLoader from 'dataloader';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Settings } from './config.js';
@@ -22,12 +23,24 @@ export interface YogaDependencies {
   isReady?: () => boolean;
 }
 
+/** Limits on one GraphQL request: generous for dashboards and gateways, fatal to abuse. */
+export const REQUEST_LIMITS = {
+  maxAliases: { n: 20 },
+  maxDepth: { n: 10 },
+  maxDirectives: { n: 20 },
+  maxTokens: { n: 2000 },
+  costLimit: { maxCost: 5000 },
+} as const;
+
 export type ConnectYoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
 export function buildYoga(deps: YogaDependencies): ConnectYoga {
   const { settings, history, logger } = deps;
   const plugins: Plugin[] = [
     useReadinessCheck({ endpoint: '/ready', check: () => deps.isReady?.() ?? true }),
+    // Every serviceCalls field can cost a plan of upstream calls and a filter over a year of calls:
+    // a request's size is bounded before it runs.
+    EnvelopArmorPlugin(REQUEST_LIMITS),
   ];
   if (settings.apiKeys.length) plugins.push(useApiKeys(settings.apiKeys));
   const loaders = new WeakMap<Request, GraphQLContext['periods']>();

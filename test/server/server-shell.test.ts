@@ -140,3 +140,14 @@ describe('unexpected errors', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('request limits', () => {
+  it('refuses a request with more aliases than allowed, before any upstream work', async () => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
+    const fields = Array.from({ length: 21 }, (_, i) => `a${i}: serviceCalls(filter: ${WEEK}, first: 0) { totalCount }`);
+    const result = await h.query(`{ ${fields.join('\n')} }`);
+    expect(result.data ?? null).toBeNull();
+    expect(result.errors?.[0]?.message).toMatch(/aliases limit of 20 exceeded/i);
+    expect(h.upstreamCalls()).toBe(0);
+  });
+});
