@@ -57,9 +57,21 @@ describe('ValueTableDecoder', () => {
     }
   });
 
-  it('reads xsi:nil="1" as null too, as xs:boolean allows', () => {
-    const xml = responseWithTable(`${column('N', 'xs:decimal', 'Null')}${row('<Value xsi:nil="1"/>')}${row(cell('xs:decimal', '3'))}`);
-    expect(decodeText(xml, { columns: ['N'] }).rows).toEqual([{ N: null }, { N: 3 }]);
+  it('reads xsi:nil="1" as null too, as xs:boolean allows, and a typed nil as null', () => {
+    const xml = responseWithTable(
+      `${column('N', 'xs:decimal', 'Null')}${row('<Value xsi:nil="1"/>')}${row(cell('xs:decimal', '3'))}` +
+        row('<Value xsi:type="xs:decimal" xsi:nil="true"/>') + row('<Value xsi:type="xs:decimal" xsi:nil="false">4</Value>'),
+    );
+    expect(decodeText(xml, { columns: ['N'] }).rows).toEqual([{ N: null }, { N: 3 }, { N: null }, { N: 4 }]);
+  });
+
+  it('rejects decimals that Number() would take but xs:decimal does not', () => {
+    for (const text of ['', ' ', '0x1F', '1e3', 'Infinity', '1.', '.5', '--1']) {
+      const xml = responseWithTable(`${column('N', 'xs:decimal')}${row(cell('xs:decimal', text))}`);
+      expect(decodeText(xml, { columns: ['N'] }).error, JSON.stringify(text)).toMatchObject({ row: 1, column: 'N' });
+    }
+    const fine = responseWithTable(`${column('N', 'xs:decimal')}${['0', '-12', '3.25', '1234567890123456789'].map((t) => row(cell('xs:decimal', t))).join('')}`);
+    expect(decodeText(fine, { columns: ['N'] }).rows.map((r) => r.N)).toEqual([0, -12, 3.25, 1234567890123456789]);
   });
 
   it('reads xsi:nil as null, in its position', () => {
