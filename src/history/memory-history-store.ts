@@ -4,9 +4,38 @@ import type { DayCoverage } from './fetch-planner.js';
 import { daysOfPeriod } from './fetch-planner.js';
 import type { HistoryStore, StagedFetch } from './history-store.js';
 
+/**
+ * A copy of a string that shares no memory with the text it was cut from: a decoded value would
+ * otherwise keep its whole response chunk alive, and a held week every chunk it came in. Slicing a
+ * fresh concatenation flattens it into a string of its own.
+ */
+function detach(text: string): string {
+  return text.length < 13 ? text : (` ${text}`).slice(1);
+}
+
+/** One copy of each ID held: a week of calls names the same clients, lines and accounts again and again. */
+class IdPool {
+  private readonly ids = new Map<string, string>();
+
+  constructor(private readonly limit: number) {}
+
+  keep(id: string | null): string | null {
+    if (id === null) return null;
+    const known = this.ids.get(id);
+    if (known !== undefined) return known;
+    const copy = detach(id);
+    if (this.ids.size < this.limit) this.ids.set(copy, copy);
+    return copy;
+  }
+}
+
+/** Distinct client, line and account IDs pooled; a partner has thousands, not millions. */
+const ID_POOL_LIMIT = 200_000;
+
 /** History held in process memory: lost on restart, not shared between replicas. */
 export class MemoryHistoryStore implements HistoryStore {
   private readonly days = new Map<LocalDay, { coverage: DayCoverage; calls: ServiceCall[] }>();
+  private readonly pool = new IdPool(ID_POOL_LIMIT);
 
   constructor(private readonly zone: string) {}
 
@@ -30,12 +59,28 @@ export class MemoryHistoryStore implements HistoryStore {
     return result;
   }
 
+  /** The call as held: its strings copied (the call ID) or pooled (the rest), never cut from a response. */
+  private own(call: ServiceCall): ServiceCall {
+    const pool = this.pool;
+    return {
+      callId: detach(call.callId),
+      clientId: pool.keep(call.clientId),
+      serviceUserId: pool.keep(call.serviceUserId),
+      serviceId: pool.keep(call.serviceId),
+      callTime: call.callTime,
+      callerId: pool.keep(call.callerId),
+      calleeId: pool.keep(call.calleeId),
+      callResult: call.callResult,
+      durationSeconds: call.durationSeconds,
+    };
+  }
+
   async stage(): Promise<StagedFetch> {
     let staged: ServiceCall[] = [];
     let open = true;
     return {
       add: async (calls) => {
-        if (open) for (const call of calls) staged.push(call);
+        if (open) for (const call of calls) staged.push(this.own(call));
       },
       commit: async (coverage) => {
         if (!open) throw new Error('a staged fetch was committed twice or after discard');

@@ -17,6 +17,9 @@ import type { ValueTableCell, ValueTableColumn, ValueTableRow } from './value-ta
  * Feed it text with `write()`; `end()` says whether what came was a complete, successful table and
  * throws the typed error otherwise. Faults and protocol errors are thrown from `write()` as soon as
  * they are certain.
+ *
+ * String cells are cut from the text they arrived in and keep that whole piece alive for as long as
+ * they live. Rows are transient here; whatever keeps them (the history store) keeps copies.
  */
 export interface ValueTableDecoderOptions {
   /** The upstream's zone: `xs:dateTime` values carry no offset and are read in it. */
@@ -53,11 +56,6 @@ const localName = (qualified: string): string => {
   return colon < 0 ? qualified : qualified.slice(colon + 1);
 };
 
-/**
- * Copies a string cut from a response chunk so a kept value does not pin the whole chunk:
- * slicing a fresh concatenation flattens it into a string of its own.
- */
-const detach = (text: string): string => (text.length < 13 ? text : (` ${text}`).slice(1));
 
 /** The usual xsi:type values and their local names, looked up rather than sliced for every cell. */
 const XS_TYPES: ReadonlyMap<string, string> = new Map([
@@ -402,7 +400,7 @@ export class ValueTableDecoder {
   private convert(text: string, type: string, column: string): ValueTableCell {
     switch (type) {
       case 'string':
-        return detach(text);
+        return text;
       case 'decimal':
         if (!DECIMAL.test(text)) throw new ValueConversionError(this.rowCount + 1, column, 'xs:decimal', text);
         return Number(text);
@@ -419,7 +417,7 @@ export class ValueTableDecoder {
       }
       default:
         // A type this operation does not use (a reference, a UUID type): keep its text.
-        return detach(text);
+        return text;
     }
   }
 
