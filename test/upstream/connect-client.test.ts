@@ -206,12 +206,16 @@ describe('ConnectClient body streaming', () => {
   it('reports a body that is not UTF-8 as a protocol error', async () => {
     const good = Buffer.from('<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body>', 'utf8');
     const body = Buffer.concat([good, Buffer.from([0xff, 0xfe, 0x41])]).toString('latin1');
-    const fakeFetch = (async () =>
-      new Response(Buffer.from(body, 'latin1'), { status: 200, headers: { 'content-type': 'application/soap+xml' } })) as typeof fetch;
+    let requests = 0;
+    const fakeFetch = (async () => {
+      requests++;
+      return new Response(Buffer.from(body, 'latin1'), { status: 200, headers: { 'content-type': 'application/soap+xml' } });
+    }) as typeof fetch;
     const client = new ConnectClient({ url: 'http://upstream.test/ws', login: 'a', password: 'b', zone: ZONE, timeoutMs: 1000, fetch: fakeFetch });
     const { error } = await collect(client, WEEK);
     expect(error).toBeInstanceOf(UpstreamProtocolError);
     expect(error?.message).toContain('UTF-8');
+    expect(requests).toBe(1);
   });
 
   it('reports a 200 answer that is not XML (a proxy page) as a protocol error', async () => {
