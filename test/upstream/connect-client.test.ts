@@ -203,31 +203,32 @@ describe('ConnectClient body streaming', () => {
     }
   });
 
+  /** A client whose upstream answers every request with this 200 body, counting the requests. */
+  function answering(body: string | Uint8Array<ArrayBuffer>, contentType: string): { client: ConnectClient; requests: () => number } {
+    let requests = 0;
+    const fakeFetch = (async () => {
+      requests++;
+      return new Response(body, { status: 200, headers: { 'content-type': contentType } });
+    }) as typeof fetch;
+    const client = new ConnectClient({ url: 'http://upstream.test/ws', login: 'a', password: 'b', zone: ZONE, timeoutMs: 1000, fetch: fakeFetch });
+    return { client, requests: () => requests };
+  }
+
   it('reports a body that is not UTF-8 as a protocol error', async () => {
     const good = Buffer.from('<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body>', 'utf8');
     const body = Buffer.concat([good, Buffer.from([0xff, 0xfe, 0x41])]).toString('latin1');
-    let requests = 0;
-    const fakeFetch = (async () => {
-      requests++;
-      return new Response(Buffer.from(body, 'latin1'), { status: 200, headers: { 'content-type': 'application/soap+xml' } });
-    }) as typeof fetch;
-    const client = new ConnectClient({ url: 'http://upstream.test/ws', login: 'a', password: 'b', zone: ZONE, timeoutMs: 1000, fetch: fakeFetch });
-    const { error } = await collect(client, WEEK);
+    const upstream = answering(new Uint8Array(Buffer.from(body, "latin1")), "application/soap+xml");
+    const { error } = await collect(upstream.client, WEEK);
     expect(error).toBeInstanceOf(UpstreamProtocolError);
     expect(error?.message).toContain('UTF-8');
-    expect(requests).toBe(1);
+    expect(upstream.requests()).toBe(1);
   });
 
   it('reports a 200 answer that is not XML (a proxy page) as a protocol error', async () => {
-    let requests = 0;
-    const fakeFetch = (async () => {
-      requests++;
-      return new Response('<html>Sign in</html>', { status: 200, headers: { 'content-type': 'text/html' } });
-    }) as typeof fetch;
-    const client = new ConnectClient({ url: 'http://upstream.test/ws', login: 'a', password: 'b', zone: ZONE, timeoutMs: 1000, fetch: fakeFetch });
-    const { error } = await collect(client, WEEK);
+    const upstream = answering('<html>Sign in</html>', 'text/html');
+    const { error } = await collect(upstream.client, WEEK);
     expect(error).toBeInstanceOf(UpstreamProtocolError);
     expect(error?.message).toContain('text/html');
-    expect(requests).toBe(1);
+    expect(upstream.requests()).toBe(1);
   });
 });
