@@ -217,7 +217,7 @@ describe('ConnectClient body streaming', () => {
   it('reports a body that is not UTF-8 as a protocol error', async () => {
     const good = Buffer.from('<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body>', 'utf8');
     const body = Buffer.concat([good, Buffer.from([0xff, 0xfe, 0x41])]).toString('latin1');
-    const upstream = answering(new Uint8Array(Buffer.from(body, "latin1")), "application/soap+xml");
+    const upstream = answering(new Uint8Array(Buffer.from(body, 'latin1')), 'application/soap+xml');
     const { error } = await collect(upstream.client, WEEK);
     expect(error).toBeInstanceOf(UpstreamProtocolError);
     expect(error?.message).toContain('UTF-8');
