@@ -9,7 +9,6 @@ import { createHistory } from '../src/history/create-history.js';
 import { silentLogger } from '../src/server/logger.js';
 import { startSimulator } from '../src/simulator/server.js';
 import { ManualClock } from '../src/time/clock.js';
-import { ConnectClient } from '../src/upstream/connect-client.js';
 import { buildYoga, type ConnectYoga } from '../src/yoga.js';
 
 const TRIVIAL = '{ __typename }';
@@ -58,14 +57,7 @@ export async function runGraphqlBench(): Promise<void> {
   const simulator = await startSimulator({ clock, seed: 3, callsPerDay: Math.ceil(50_000 / 7), zone: 'Europe/Moscow' });
   try {
     const settings = loadSettings({ CONNECT_URL: simulator.url, CONNECT_LOGIN: simulator.login, CONNECT_PASSWORD: simulator.password });
-    const client = new ConnectClient({
-      url: simulator.url,
-      login: simulator.login,
-      password: simulator.password,
-      zone: settings.connect.timeZone,
-      timeoutMs: settings.connect.timeoutMs,
-    });
-    const { history, ledger } = createHistory(settings, client, clock, silentLogger);
+    const { history, ledger } = createHistory(settings, clock, { logger: silentLogger });
     const yoga = buildYoga({ settings, clock, ledger, history, logger: silentLogger, demo: false });
 
     const warm = await yoga.fetch('http://bench/graphql', {

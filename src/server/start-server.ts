@@ -5,7 +5,6 @@ import { createHistory } from '../history/create-history.js';
 import { type Simulator, startSimulator } from '../simulator/server.js';
 import type { Clock } from '../time/clock.js';
 import { addDays, localDayOf } from '../time/zone.js';
-import { ConnectClient } from '../upstream/connect-client.js';
 import { buildYoga } from '../yoga.js';
 import type { Logger } from './logger.js';
 
@@ -21,11 +20,11 @@ const DEMO_DAYS = 120;
 const DEMO_CALLS_PER_DAY = 400;
 const DEMO_SEED = 20_240_301;
 
-export async function startServer(settings: Settings, clock: Clock, logger: Logger): Promise<RunningServer> {
+export async function startServer(configured: Settings, clock: Clock, logger: Logger): Promise<RunningServer> {
+  let settings = configured;
   const c = settings.connect;
   let simulator: Simulator | undefined;
-  let upstream = { url: c.url, login: c.login, password: c.password };
-  if (!upstream.url) {
+  if (!c.url) {
     simulator = await startSimulator({
       clock,
       zone: c.timeZone,
@@ -37,7 +36,7 @@ export async function startServer(settings: Settings, clock: Clock, logger: Logg
       nightLimit: c.nightLimit,
       dayMaxDays: c.dayMaxDays,
     });
-    upstream = { url: simulator.url, login: simulator.login, password: simulator.password };
+    settings = { ...settings, connect: { ...c, url: simulator.url, login: simulator.login, password: simulator.password } };
     logger.warn('DEMO MODE: CONNECT_URL is not set; serving generated calls from the built-in 1C-Connect simulator', {
       simulator: simulator.url,
       days: DEMO_DAYS,
@@ -46,14 +45,7 @@ export async function startServer(settings: Settings, clock: Clock, logger: Logg
   if (settings.redisUrl) {
     logger.warn('REDIS_URL is set, but the shared store is not built yet: this replica keeps its own cache and quota ledger');
   }
-  const client = new ConnectClient({
-    url: upstream.url as string,
-    login: upstream.login,
-    password: upstream.password,
-    zone: c.timeZone,
-    timeoutMs: c.timeoutMs,
-  });
-  const { history, ledger } = createHistory(settings, client, clock, logger);
+  const { history, ledger } = createHistory(settings, clock, { logger });
   let ready = true;
   const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: simulator !== undefined, isReady: () => ready });
   const server = createServer(yoga);
@@ -64,7 +56,7 @@ export async function startServer(settings: Settings, clock: Clock, logger: Logg
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}/graphql`;
-  logger.info('listening', { url, upstream: simulator ? 'simulator' : new URL(upstream.url as string).host, graphiql: settings.graphiql });
+  logger.info('listening', { url, upstream: simulator ? 'simulator' : new URL(settings.connect.url as string).host, graphiql: settings.graphiql });
 
   return {
     url,

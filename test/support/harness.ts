@@ -7,7 +7,6 @@ import type { QuotaLedger } from '../../src/history/quota-ledger.js';
 import { type Logger, silentLogger } from '../../src/server/logger.js';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/server.js';
 import { ManualClock } from '../../src/time/clock.js';
-import { ConnectClient } from '../../src/upstream/connect-client.js';
 import { buildYoga, type ConnectYoga } from '../../src/yoga.js';
 
 export interface GraphQLResponse<T> {
@@ -44,15 +43,8 @@ export async function startHarness(options: {
     CONNECT_TIMEOUT_MS: '2000',
     ...options.env,
   });
-  const client = new ConnectClient({
-    url: simulator.url,
-    login: settings.connect.login,
-    password: settings.connect.password,
-    zone: settings.connect.timeZone,
-    timeoutMs: settings.connect.timeoutMs,
-  });
   const logger = options.logger ?? silentLogger;
-  const { history, ledger } = createHistory(settings, client, clock, logger);
+  const { history, ledger } = createHistory(settings, clock, { logger });
   const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: false });
   return {
     clock,
