@@ -9,6 +9,10 @@ export interface Settings {
   maxQueryDays: number;
   cacheMaxAgeSeconds: number;
   cacheSettleHours: number;
+  /** How long (s) days whose complete upstream response could not be decoded are not asked for again. */
+  failedRetrySeconds: number;
+  /** Longest wait (ms) on SIGTERM for requests and upstream calls in flight before they are cut. */
+  shutdownTimeoutMs: number;
   dataDir: string;
   redisUrl: string | undefined;
   apiKeys: string[];
@@ -116,6 +120,8 @@ export function loadSettings(env: Env = process.env): Settings {
     maxQueryDays: integer(env, 'MAX_QUERY_DAYS', 366, 1, 3660),
     cacheMaxAgeSeconds: integer(env, 'CACHE_MAX_AGE_SECONDS', 900, 0, 31_536_000),
     cacheSettleHours: integer(env, 'CACHE_SETTLE_HOURS', 2, 0, 720),
+    failedRetrySeconds: integer(env, 'FAILED_RETRY_SECONDS', 3600, 0, 604_800),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
     dataDir: env.DATA_DIR?.trim() || './data',
     redisUrl: env.REDIS_URL?.trim() || undefined,
     apiKeys,

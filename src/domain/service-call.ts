@@ -4,8 +4,11 @@ export interface ServiceCall {
   clientId: string | null;
   serviceUserId: string | null;
   serviceId: string | null;
-  /** Epoch milliseconds: when the call was answered. */
-  callTime: number;
+  /**
+   * Epoch milliseconds: when the call was answered (upstream CallTime). Null when 1C wrote its empty
+   * date `0001-01-01T00:00:00`, its mark for a date never set (a call never answered).
+   */
+  callTime: number | null;
   callerId: string | null;
   calleeId: string | null;
   callResult: CallResult;
@@ -68,7 +71,17 @@ export function matchesFilter(call: ServiceCall, filter: ServiceCallFilter): boo
   return true;
 }
 
-/** History order: by call time, then by call ID, so pages are stable. */
-export function compareServiceCalls(a: ServiceCall, b: ServiceCall): number {
-  return a.callTime - b.callTime || (a.callId < b.callId ? -1 : a.callId > b.callId ? 1 : 0);
+/**
+ * A call as the history holds it: with the instant it is placed at for period selection, ordering
+ * and cursors. That is its callTime, or, when 1C sent no CallTime, the start of the first local day
+ * of the upstream period that returned it (the call started in that period; nothing more is known).
+ */
+export interface HeldCall extends ServiceCall {
+  /** Epoch milliseconds. */
+  placedAt: number;
+}
+
+/** History order: by placement (callTime), then by call ID, so pages are stable. */
+export function compareHeldCalls(a: HeldCall, b: HeldCall): number {
+  return a.placedAt - b.placedAt || (a.callId < b.callId ? -1 : a.callId > b.callId ? 1 : 0);
 }

@@ -12,7 +12,8 @@ import type { QuotaLedger } from './quota-ledger.js';
 
 /** Where calls come from: the 1C-Connect client, batches of rows as they are decoded. */
 export interface HistorySource {
-  history(request: HistoryRequest): AsyncIterable<ServiceCall[]>;
+  /** `signal` aborts the call: the iteration then throws and nothing of it is kept. */
+  history(request: HistoryRequest, signal?: AbortSignal): AsyncIterable<ServiceCall[]>;
 }
 
 export interface HistoryServiceOptions {
@@ -71,6 +72,8 @@ class Mutex {
  */
 export class HistoryService {
   private readonly inFlight = new Map<LocalDay, Promise<void>>();
+  /** Aborts every upstream call in flight (shutdown past its time limit). */
+  private readonly aborting = new AbortController();
   private readonly lock = new Mutex();
   private readonly selections = new Map<string, CallSelection>();
   private selectedCalls = 0;
@@ -115,6 +118,14 @@ export class HistoryService {
   /** Waits for every upstream call in progress: used at shutdown so none is left half-recorded. */
   async drain(): Promise<void> {
     await Promise.allSettled([...new Set(this.inFlight.values())]);
+  }
+
+  /**
+   * Aborts every upstream call in flight and any started later: nothing of them is kept (their
+   * quota is spent all the same). For shutdown past its time limit; `drain()` then settles at once.
+   */
+  abort(): void {
+    this.aborting.abort(new Error('the server is shutting down'));
   }
 
   private async select(query: PeriodQuery, days: LocalDay[], coverage: Map<LocalDay, DayCoverage>): Promise<CallSelection> {
@@ -215,7 +226,8 @@ export class HistoryService {
     const days = { first: call.days[0], last: call.days[call.days.length - 1] };
     let rows = 0;
     try {
-      for await (const batch of source.history({ periodFrom: call.from, periodTo: call.to })) {
+      this.aborting.signal.throwIfAborted();
+      for await (const batch of source.history({ periodFrom: call.from, periodTo: call.to }, this.aborting.signal)) {
         rows += batch.length;
         await staged.add(batch);
       }
