@@ -7,7 +7,7 @@
  */
 import type { Clock } from '../time/clock.js';
 import { addDays, localDayOf, startOfDay, wallToInstant, type LocalDay } from '../time/zone.js';
-import { compareServiceCalls, type ServiceCall } from '../domain/service-call.js';
+import type { ServiceCall } from '../domain/service-call.js';
 import { Random } from './random.js';
 
 export interface SimulatedHistoryOptions {
@@ -66,6 +66,21 @@ export const CALL_MIX = {
   nullCaller: 0.005,
   nullCallee: 0.005,
 } as const;
+
+/**
+ * A generated call with the moment it started ringing. The upstream selects periods by that moment
+ * and has no column for it; `call` is exactly what it writes.
+ */
+export interface SimulatedCall {
+  call: ServiceCall;
+  /** Epoch ms, whole seconds: when the call started ringing. */
+  startedAt: number;
+}
+
+/** The upstream's order: by start, then by call ID. */
+function compareByStart(a: SimulatedCall, b: SimulatedCall): number {
+  return a.startedAt - b.startedAt || (a.call.callId < b.call.callId ? -1 : a.call.callId > b.call.callId ? 1 : 0);
+}
 
 /** Keeps memory bounded whatever range is asked: at most this many generated calls stay cached. */
 const MAX_CACHED_CALLS = 200_000;
@@ -156,7 +171,7 @@ export class SimulatedHistory {
   private readonly clock: Clock;
   private readonly reference: ReferenceData;
   private readonly specialistsById: Map<string, Specialist>;
-  private readonly dayCache = new Map<LocalDay, readonly ServiceCall[]>();
+  private readonly dayCache = new Map<LocalDay, readonly SimulatedCall[]>();
   private readonly maxCachedDays: number;
 
   constructor(options: SimulatedHistoryOptions) {
@@ -201,14 +216,14 @@ export class SimulatedHistory {
     const from = start === null ? fromMs : Math.max(fromMs, start);
     if (!(from < to)) return;
     for (let day = localDayOf(from, this.zone); startOfDay(day, this.zone) < to; day = addDays(day, 1)) {
-      for (const call of this.generatedDay(day)) {
-        if (call.callTime >= from && call.callTime < to) yield call;
+      for (const { call, startedAt } of this.generatedDay(day)) {
+        if (startedAt >= from && startedAt < to) yield call;
       }
     }
   }
 
   /** Every call of a local day as generated, ignoring the clock (cached, LRU-bounded). */
-  private generatedDay(day: LocalDay): readonly ServiceCall[] {
+  private generatedDay(day: LocalDay): readonly SimulatedCall[] {
     if (this.firstDay !== undefined && day < this.firstDay) return [];
     const cached = this.dayCache.get(day);
     if (cached) {
@@ -225,19 +240,19 @@ export class SimulatedHistory {
     return calls;
   }
 
-  private generateDay(day: LocalDay): ServiceCall[] {
+  private generateDay(day: LocalDay): SimulatedCall[] {
     const random = new Random(`${this.seed}:${day}`);
     const dayStart = startOfDay(day, this.zone);
     const dayEnd = startOfDay(addDays(day, 1), this.zone);
     const dayWall = Date.parse(`${day}T00:00:00Z`);
-    const calls: ServiceCall[] = [];
+    const calls: SimulatedCall[] = [];
     for (let i = 0; i < this.callsPerDay; i++) {
       calls.push(this.generateCall(random, dayWall, dayStart, dayEnd));
     }
-    return calls.sort(compareServiceCalls);
+    return calls.sort(compareByStart);
   }
 
-  private generateCall(random: Random, dayWall: number, dayStart: number, dayEnd: number): ServiceCall {
+  private generateCall(random: Random, dayWall: number, dayStart: number, dayEnd: number): SimulatedCall {
     const { clients, clientWeights, lines } = this.reference;
     const client = random.pickWeighted(clients, clientWeights);
     const serviceId = random.pick(client.serviceIds);
@@ -252,7 +267,8 @@ export class SimulatedHistory {
       : random.int(from * 3600, to * 3600 - 1);
     const wanted = wallToInstant(dayWall + secondOfDay * 1000, this.zone);
     // DST days are 23 or 25 hours long; keep the call inside its own day.
-    const callTime = Math.min(Math.max(wanted, dayStart), dayEnd - 1000);
+    const startedAt = Math.min(Math.max(wanted, dayStart), dayEnd - 1000);
+    const callTime = startedAt;
 
     const inbound = random.chance(CALL_MIX.inbound);
     const successful = !random.chance(CALL_MIX.unsuccessful);
@@ -280,6 +296,6 @@ export class SimulatedHistory {
     else if (anomaly < (threshold += CALL_MIX.nullServiceUser)) call.serviceUserId = null;
     else if (anomaly < (threshold += CALL_MIX.nullCaller)) call.callerId = null;
     else if (anomaly < (threshold += CALL_MIX.nullCallee)) call.calleeId = null;
-    return call;
+    return { call, startedAt };
   }
 }

@@ -10,9 +10,9 @@
  *   through the rules and counts like any other.
  */
 import type { ServiceCall } from '../domain/service-call.js';
-import { HISTORY_COLUMNS, type ValueTableColumn, type ValueTableRow } from '../upstream/value-table.js';
+import { HISTORY_COLUMNS, type ValueTableColumn } from '../upstream/value-table.js';
 import { Random } from './random.js';
-import { historyRowOf, type SoapVersion, type WriterStyle } from './value-table-writer.js';
+import { historyRowOf, type SoapVersion, type WriterRow, type WriterStyle } from './value-table-writer.js';
 
 export type Fault =
   /** Answer normally, `ms` late. */
@@ -105,7 +105,7 @@ export const EXTRA_COLUMN: ValueTableColumn = { name: 'OperatorComment', types: 
 export function styledTable(
   style: ResponseStyle,
   key: string,
-): { columns: ValueTableColumn[]; rowOf: (call: ServiceCall) => ValueTableRow } {
+): { columns: ValueTableColumn[]; rowOf: (call: ServiceCall) => WriterRow } {
   let columns = [...HISTORY_COLUMNS];
   if (style.extraColumn) columns.splice(2, 0, EXTRA_COLUMN); // mid-table: breaks positional readers
   if (style.shuffleColumns) {
@@ -114,7 +114,7 @@ export function styledTable(
     columns = shuffled.every((c, i) => c === columns[i]) ? columns.reverse() : shuffled;
   }
   const rowOf = style.extraColumn
-    ? (call: ServiceCall): ValueTableRow => ({
+    ? (call: ServiceCall): WriterRow => ({
         ...historyRowOf(call),
         [EXTRA_COLUMN.name]: call.durationSeconds > 600 ? 'Долгий разговор, см. комментарий' : null,
       })

@@ -8,9 +8,20 @@ import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
 import { formatLocal } from '../time/zone.js';
 import { callResultCode, type ServiceCall } from '../domain/service-call.js';
 import { CORE_NS, PARTNER_NS, SOAP_11_NS, SOAP_12_NS, XSI_NS, XS_NS } from '../upstream/history-request.js';
-import type { ValueTableCell, ValueTableColumn, ValueTableRow } from '../upstream/value-table.js';
+import type { ValueTableCell, ValueTableColumn } from '../upstream/value-table.js';
 
 export type SoapVersion = '1.2' | '1.1';
+
+/**
+ * 1C's empty date, what it writes for a date never set (e.g. the CallTime of a call never
+ * answered). Written as this text, never through the zone: it is no instant.
+ */
+export const EMPTY_DATE_TEXT = '0001-01-01T00:00:00';
+/** A cell holding 1C's empty date (an xs:dateTime cell written as EMPTY_DATE_TEXT). */
+export const EMPTY_DATE: unique symbol = Symbol('1C empty date');
+/** What the writer can write: a decoded cell's types, plus 1C's empty date. */
+export type WriterCell = ValueTableCell | typeof EMPTY_DATE;
+export type WriterRow = Record<string, WriterCell>;
 
 /** Quirks of the real service's formatting that a decoder must survive. */
 export interface WriterStyle {
@@ -24,7 +35,7 @@ export interface HistoryResponseOptions {
   soapVersion: SoapVersion;
   columns: readonly ValueTableColumn[];
   /** Cells by column name; a name missing from a row is written as NULL. */
-  rows: Iterable<ValueTableRow>;
+  rows: Iterable<WriterRow>;
   /** The upstream's zone: dateTime cells are written as its offset-less wall time. */
   zone: string;
   style?: WriterStyle;
@@ -79,8 +90,9 @@ export function formatDecimal(value: number): string {
 }
 
 /** The xsi:type and text of one cell; null for NULL. */
-function typedCell(cell: ValueTableCell, zone: string): [type: string, text: string] | null {
+function typedCell(cell: WriterCell, zone: string): [type: string, text: string] | null {
   if (cell === null) return null;
+  if (cell === EMPTY_DATE) return ['xs:dateTime', EMPTY_DATE_TEXT];
   switch (typeof cell) {
     case 'string':
       return ['xs:string', escapeXml(cell)];
@@ -205,14 +217,14 @@ export function* writeHistoryResponse(options: HistoryResponseOptions): Generato
   yield out;
 }
 
-/** ServiceCall → the cells of HISTORY_COLUMNS. */
-export function historyRowOf(call: ServiceCall): ValueTableRow {
+/** ServiceCall → the cells of HISTORY_COLUMNS; a null callTime is written as 1C's empty date. */
+export function historyRowOf(call: ServiceCall): WriterRow {
   return {
     CallID: call.callId,
     ClientID: call.clientId,
     ServiceUserID: call.serviceUserId,
     ServiceID: call.serviceId,
-    CallTime: new Date(call.callTime),
+    CallTime: call.callTime === null ? EMPTY_DATE : new Date(call.callTime),
     CallerID: call.callerId,
     CalleeID: call.calleeId,
     CallResult: callResultCode(call.callResult),

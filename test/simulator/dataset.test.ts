@@ -3,6 +3,7 @@ import { ManualClock } from '../../src/time/clock.js';
 import { localHour, startOfDay, localDayOf, DAY_MS } from '../../src/time/zone.js';
 import { directionOf, specialistOf, type ServiceCall } from '../../src/domain/service-call.js';
 import { CALL_MIX, SimulatedHistory } from '../../src/simulator/dataset.js';
+import { timeOf } from './support.js';
 
 const ZONE = 'Europe/Moscow';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -39,10 +40,10 @@ describe('SimulatedHistory determinism', () => {
     const dayStart = startOfDay('2024-02-28', ZONE);
     const dayEnd = startOfDay('2024-02-29', ZONE);
     const alone = history().sim.callsBetween(dayStart, dayEnd);
-    const week = history().sim.callsBetween(WEEK_START, WEEK_END).filter((c) => c.callTime >= dayStart && c.callTime < dayEnd);
+    const week = history().sim.callsBetween(WEEK_START, WEEK_END).filter((c) => timeOf(c) >= dayStart && timeOf(c) < dayEnd);
     const { sim } = history();
     const noon = dayStart + 12 * 3600_000;
-    const pieces = [...sim.callsBetween(noon, dayEnd), ...sim.callsBetween(dayStart, noon)].sort((x, y) => x.callTime - y.callTime || x.callId.localeCompare(y.callId));
+    const pieces = [...sim.callsBetween(noon, dayEnd), ...sim.callsBetween(dayStart, noon)].sort((x, y) => timeOf(x) - timeOf(y) || x.callId.localeCompare(y.callId));
     expect(alone).toHaveLength(200);
     expect(week).toEqual(alone);
     expect(pieces).toEqual(alone);
@@ -56,10 +57,10 @@ describe('SimulatedHistory determinism', () => {
     const to = WEEK_END - 5 * 3600_000;
     const calls = sim.callsBetween(from, to);
     for (const [i, call] of calls.entries()) {
-      expect(call.callTime).toBeGreaterThanOrEqual(from);
-      expect(call.callTime).toBeLessThan(to);
+      expect(timeOf(call)).toBeGreaterThanOrEqual(from);
+      expect(timeOf(call)).toBeLessThan(to);
       const next = calls[i + 1];
-      if (next) expect(call.callTime < next.callTime || (call.callTime === next.callTime && call.callId < next.callId)).toBe(true);
+      if (next) expect(timeOf(call) < timeOf(next) || (timeOf(call) === timeOf(next) && call.callId < next.callId)).toBe(true);
     }
     expect(sim.callsBetween(to, from)).toEqual([]);
   });
@@ -72,15 +73,15 @@ describe('SimulatedHistory and the clock', () => {
     const before = sim.callsBetween(todayStart, todayStart + DAY_MS);
     expect(before.length).toBeGreaterThan(0);
     expect(before.length).toBeLessThan(200);
-    expect(before.every((c) => c.callTime < NOW)).toBe(true);
+    expect(before.every((c) => timeOf(c) < NOW)).toBe(true);
 
     clock.advance(3 * 3600_000);
     const after = sim.callsBetween(todayStart, todayStart + DAY_MS);
     expect(after.length).toBeGreaterThan(before.length);
     expect(after.slice(0, before.length)).toEqual(before);
-    expect(after.every((c) => c.callTime < NOW + 3 * 3600_000)).toBe(true);
+    expect(after.every((c) => timeOf(c) < NOW + 3 * 3600_000)).toBe(true);
     // The calls that appeared are the ones of the passed hours.
-    expect(after.slice(before.length).every((c) => c.callTime >= NOW)).toBe(true);
+    expect(after.slice(before.length).every((c) => timeOf(c) >= NOW)).toBe(true);
 
     // The whole day, once over, has all its calls, the same as a fresh history sees them.
     clock.set(todayStart + 2 * DAY_MS);
@@ -93,7 +94,7 @@ describe('SimulatedHistory and the clock', () => {
     const { sim } = history({ firstDay: '2024-03-01' });
     const calls = sim.callsBetween(WEEK_START, NOW);
     expect(calls.length).toBeGreaterThan(0);
-    expect(calls.every((c) => c.callTime >= startOfDay('2024-03-01', ZONE))).toBe(true);
+    expect(calls.every((c) => timeOf(c) >= startOfDay('2024-03-01', ZONE))).toBe(true);
     expect(sim.historyStart()).toBe(startOfDay('2024-03-01', ZONE));
     expect(sim.callsBetween(WEEK_START, startOfDay('2024-03-01', ZONE))).toEqual([]);
   });
@@ -103,7 +104,7 @@ describe('SimulatedHistory and the clock', () => {
     for (const day of ['2024-03-31', '2024-10-27']) {
       const { sim } = history({ zone, now: Date.parse('2025-01-01T00:00:00Z') });
       const from = startOfDay(day, zone);
-      const calls = sim.callsBetween(from - DAY_MS, from + 2 * DAY_MS).filter((c) => localDayOf(c.callTime, zone) === day);
+      const calls = sim.callsBetween(from - DAY_MS, from + 2 * DAY_MS).filter((c) => localDayOf(timeOf(c), zone) === day);
       expect(calls).toHaveLength(200);
     }
   });
@@ -156,7 +157,7 @@ describe('SimulatedHistory realism', () => {
 
   it('places calls mostly in working hours, some at night', () => {
     const daytime = share((c) => {
-      const hour = localHour(c.callTime, ZONE);
+      const hour = localHour(timeOf(c), ZONE);
       return hour >= CALL_MIX.workingHours.from && hour < CALL_MIX.workingHours.to;
     });
     expect(daytime).toBeGreaterThan(0.85);
@@ -169,7 +170,7 @@ describe('SimulatedHistory realism', () => {
     const lines = new Set(sim.lines.map((l) => l.serviceId));
     for (const call of week) {
       expect(call.callId).toMatch(UUID);
-      expect(call.callTime % 1000).toBe(0); // whole seconds, like the upstream's dateTime
+      expect(timeOf(call) % 1000).toBe(0); // whole seconds, like the upstream's dateTime
       if (call.callResult === 'UNSUCCESSFUL') expect(call.durationSeconds).toBe(0);
       else {
         expect(call.durationSeconds).toBeGreaterThanOrEqual(CALL_MIX.durationSeconds.min);

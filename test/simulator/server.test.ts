@@ -15,6 +15,7 @@ import {
   parseHistoryResponse,
   postHistory,
   soapHeaders,
+  timeOf,
   type ParamName,
 } from './support.js';
 
@@ -172,7 +173,7 @@ describe('simulator HTTP: history and filters', () => {
       expect(text('ClientID')).toBe(call.clientId);
       expect(text('ServiceUserID')).toBe(call.serviceUserId);
       expect(text('ServiceID')).toBe(call.serviceId);
-      expect(text('CallTime')).toBe(formatLocal(call.callTime, ZONE));
+      expect(text('CallTime')).toBe(formatLocal(timeOf(call), ZONE));
       expect(text('CallerID')).toBe(call.callerId);
       expect(text('CalleeID')).toBe(call.calleeId);
       expect(text('CallResult')).toBe(call.callResult === 'SUCCESSFUL' ? '1' : '2');
@@ -215,8 +216,8 @@ describe('simulator HTTP: history and filters', () => {
   it('takes PeriodFrom inclusive and PeriodTo exclusive, in the zone’s wall time', async () => {
     const { sim } = await simulator(unlimited);
     const call = sim.history.callsBetween(WEEK_FROM, WEEK_TO)[100] as ServiceCall;
-    const at = formatLocal(call.callTime, ZONE);
-    const next = formatLocal(call.callTime + 1000, ZONE);
+    const at = formatLocal(timeOf(call), ZONE);
+    const next = formatLocal(timeOf(call) + 1000, ZONE);
     expect(callIdsOf(await history(sim, { PeriodFrom: at, PeriodTo: at }))).toEqual([]);
     expect(callIdsOf(await history(sim, { PeriodFrom: at, PeriodTo: next }))).toContain(call.callId);
     expect(callIdsOf(await history(sim, { PeriodFrom: next, PeriodTo: '2024-03-04T00:00:00' }))).not.toContain(call.callId);

@@ -13,6 +13,7 @@ import {
   XSI_NS,
   XS_NS,
 } from '../../src/upstream/history-request.js';
+import type { ServiceCall } from '../../src/domain/service-call.js';
 import type { Simulator } from '../../src/simulator/server.js';
 
 export type SoapVersion = '1.2' | '1.1';
@@ -179,4 +180,10 @@ export function parseFault(xml: string): ParsedFault {
 /** The CallID column of a parsed table. */
 export function callIdsOf(parsed: ParsedResponse): string[] {
   return parsed.rows.map((r) => r['CallID']?.text ?? '');
+}
+
+/** A call's callTime, which it must have: with realism off (the default) no call lacks one. */
+export function timeOf(call: ServiceCall): number {
+  if (call.callTime === null) throw new Error(`call ${call.callId} has no callTime`);
+  return call.callTime;
 }
