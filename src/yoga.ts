@@ -1,11 +1,11 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import DataLoader from 'dataloader';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Settings } from './config.js';
-import { type HistoryService, type PeriodAnswer, type PeriodQuery, periodQueryKey } from './history/history-service.js';
+import type { HistoryService } from './history/history-service.js';
 import type { QuotaLedger } from './history/quota-ledger.js';
 import type { GraphQLContext } from './schema/context.js';
 import { schema } from './schema/index.js';
+import { PeriodLoader } from './schema/period-loader.js';
 import { useApiKeys } from './server/api-keys.js';
 import { defaultQuery } from './server/default-query.js';
 import type { Logger } from './server/logger.js';
@@ -69,12 +69,7 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
     context: ({ request }): GraphQLContext => {
       let periods = loaders.get(request);
       if (!periods) {
-        periods = new DataLoader<PeriodQuery, PeriodAnswer, string>((keys) => history.answer(keys), {
-          // Identical questions in one request share one key, so they are answered once.
-          cacheKeyFn: periodQueryKey,
-          // Waits a turn of the event loop, so the fields of every operation of a batch join in.
-          batchScheduleFn: (callback) => setImmediate(callback),
-        });
+        periods = new PeriodLoader(history);
         loaders.set(request, periods);
       }
       return { settings, clock: deps.clock, ledger: deps.ledger, history, periods };

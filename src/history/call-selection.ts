@@ -1,22 +1,26 @@
-import { type ServiceCall, type ServiceCallFilter, matchesFilter } from '../domain/service-call.js';
+import { type HeldCall, type ServiceCallFilter, matchesFilter } from '../domain/service-call.js';
 
 export interface CallStats {
   total: number;
   successful: number;
   unsuccessful: number;
+  /**
+   * Talk time of all calls, seconds. A double: exact up to 2⁵³, so a sum of any number of
+   * Int-sized durations that a year could hold never overflows (GraphQL Int would at 2³¹).
+   */
   totalDurationSeconds: number;
-  /** Average talk time of the successful calls; null when there are none. */
+  /** Average talk time of the successful calls, seconds; null when there are none. */
   averageDurationSeconds: number | null;
 }
 
 /** The calls of a period that pass a filter, in history order, with their totals. */
 export interface CallSelection {
-  calls: ServiceCall[];
+  calls: HeldCall[];
   stats: CallStats;
 }
 
-export function selectCalls(calls: readonly ServiceCall[], filter: ServiceCallFilter): CallSelection {
-  const selected: ServiceCall[] = [];
+export function selectCalls(calls: readonly HeldCall[], filter: ServiceCallFilter): CallSelection {
+  const selected: HeldCall[] = [];
   let successful = 0;
   let totalDurationSeconds = 0;
   let successfulDuration = 0;
@@ -43,18 +47,19 @@ export function selectCalls(calls: readonly ServiceCall[], filter: ServiceCallFi
 
 /** A position in history order; pages continue strictly after it. */
 export interface CallPosition {
-  callTime: number;
+  /** Epoch ms: the call's placement (its callTime, or the placeholder when 1C sent none). */
+  placedAt: number;
   callId: string;
 }
 
 /** Index of the first call strictly after `position` in a list in history order. */
-export function indexAfter(calls: readonly ServiceCall[], position: CallPosition): number {
+export function indexAfter(calls: readonly HeldCall[], position: CallPosition): number {
   let low = 0;
   let high = calls.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    const call = calls[mid] as ServiceCall;
-    const after = call.callTime > position.callTime || (call.callTime === position.callTime && call.callId > position.callId);
+    const call = calls[mid] as HeldCall;
+    const after = call.placedAt > position.placedAt || (call.placedAt === position.placedAt && call.callId > position.callId);
     if (after) high = mid;
     else low = mid + 1;
   }

@@ -33,6 +33,7 @@ export function createHistory(
     dayMaxDays: c.dayMaxDays,
     nightMaxDays: c.nightMaxDays,
     settleHours: settings.cacheSettleHours,
+    failedRetryMs: settings.failedRetrySeconds * 1000,
     logger: options.logger,
   });
   return { history, ledger };

@@ -1,4 +1,4 @@
-import { addDays, type LocalDay, startOfDay } from '../time/zone.js';
+import { addDays, DAY_MS, type LocalDay, startOfDay } from '../time/zone.js';
 
 /** What the store knows of one day of history. */
 export interface DayCoverage {
@@ -76,10 +76,16 @@ export function planFetches(input: PlanInput): PlannedCall[] {
   return calls;
 }
 
-/** The local days a half-open period [from, to) touches. */
+/**
+ * The local days a half-open period [from, to) touches. The loop is counted before it runs, so it
+ * never runs longer than the days asked for, whatever the calendar strings look like.
+ */
 export function daysOfPeriod(from: number, to: number, dayOf: (instant: number) => LocalDay): LocalDay[] {
-  const days: LocalDay[] = [];
-  const last = dayOf(to - 1);
-  for (let day = dayOf(from); day <= last; day = addDays(day, 1)) days.push(day);
+  if (!(to > from)) return [];
+  const first = dayOf(from);
+  const count = Math.round((Date.parse(`${dayOf(to - 1)}T00:00:00Z`) - Date.parse(`${first}T00:00:00Z`)) / DAY_MS) + 1;
+  if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`no days between ${from} and ${to}`);
+  const days: LocalDay[] = [first];
+  for (let i = 1; i < count; i++) days.push(addDays(first, i));
   return days;
 }

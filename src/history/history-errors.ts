@@ -1,15 +1,48 @@
-/** No upstream call may be made now, and the history needed was never fetched. */
+import type { PeriodKind } from '../time/day-night.js';
+import type { DayFailure } from './history-store.js';
+
+export interface QuotaExhaustedDetails {
+  /** Seconds until the calls this request still needs fit the limit in force then. */
+  retryAfterSeconds: number;
+  /** Set when the upstream itself refused (OUT_OF_LIMIT): someone else spends the same login's quota. */
+  upstreamCode?: string;
+  /** Upstream calls this request still needs. */
+  callsNeeded: number;
+  /**
+   * The hourly limit those calls fit in together: the one in force at the retry time, or null when
+   * they fit in no hour (more than even the night limit): each retry then brings what the quota allows.
+   */
+  fitsIn: PeriodKind | null;
+}
+
+/** No upstream call may be made now, and history the request needs was never fetched. */
 export class QuotaExhaustedError extends Error {
-  constructor(
-    readonly retryAfterSeconds: number,
-    /** Set when the upstream itself refused (OUT_OF_LIMIT): someone else spends the same login's quota. */
-    readonly upstreamCode?: string,
-  ) {
-    super(
-      upstreamCode
-        ? `1C-Connect refused the call with ${upstreamCode}; calls resume in ${retryAfterSeconds} s`
-        : `the hourly quota of upstream calls is spent; the next call is allowed in ${retryAfterSeconds} s`,
-    );
+  readonly retryAfterSeconds: number;
+  readonly upstreamCode: string | undefined;
+  readonly callsNeeded: number;
+  readonly fitsIn: PeriodKind | null;
+
+  constructor(details: QuotaExhaustedDetails, message: string) {
+    super(message);
     this.name = 'QuotaExhaustedError';
+    this.retryAfterSeconds = details.retryAfterSeconds;
+    this.upstreamCode = details.upstreamCode;
+    this.callsNeeded = details.callsNeeded;
+    this.fitsIn = details.fitsIn;
+  }
+}
+
+/**
+ * Days whose complete upstream response could not be decoded (a value we cannot represent, a missing
+ * column): they are not asked for again until `until`, so one bad response never burns the quota.
+ */
+export class UndecodableHistoryError extends Error {
+  constructor(
+    readonly failure: DayFailure,
+    /** Seconds until the days may be asked for again. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`1C-Connect sent a response that cannot be read: ${failure.message}; not asked again for ${retryAfterSeconds} s`);
+    this.name = 'UndecodableHistoryError';
   }
 }

@@ -1,13 +1,14 @@
 import type { ServiceCall, ServiceCallFilter } from '../domain/service-call.js';
 import type { Logger } from '../server/logger.js';
 import type { Clock } from '../time/clock.js';
-import { addDays, type LocalDay, localDayOf, startOfDay } from '../time/zone.js';
-import { UpstreamOutOfLimitError } from '../upstream/errors.js';
+import type { PeriodKind } from '../time/day-night.js';
+import { addDays, formatIsoWithOffset, type LocalDay, localDayOf, startOfDay } from '../time/zone.js';
+import { UpstreamOutOfLimitError, UpstreamProtocolError, ValueConversionError } from '../upstream/errors.js';
 import type { HistoryRequest } from '../upstream/history-request.js';
 import { type CallSelection, selectCalls } from './call-selection.js';
 import { type DayCoverage, daysOfPeriod, dayState, type PlannedCall, planFetches } from './fetch-planner.js';
-import { QuotaExhaustedError } from './history-errors.js';
-import type { HistoryStore } from './history-store.js';
+import { QuotaExhaustedError, UndecodableHistoryError } from './history-errors.js';
+import type { DayFailure, HistoryStore } from './history-store.js';
 import type { QuotaLedger } from './quota-ledger.js';
 
 /** Where calls come from: the 1C-Connect client, batches of rows as they are decoded. */
@@ -25,11 +26,14 @@ export interface HistoryServiceOptions {
   dayMaxDays: number;
   nightMaxDays: number;
   settleHours: number;
+  /** How long (ms) days whose complete response could not be decoded are not asked for again. */
+  failedRetryMs: number;
   logger?: Logger;
 }
 
 /** One question of a GraphQL request: a period, how old a copy it accepts, and a filter. */
 export interface PeriodQuery {
+  /** Epoch ms, [from, to): calls answered (callTime) in this period. */
   from: number;
   to: number;
   maxAgeMs: number;
@@ -65,6 +69,8 @@ class Mutex {
   }
 }
 
+const inForce = (failure: DayFailure | undefined, now: number): failure is DayFailure => failure !== undefined && failure.until > now;
+
 /**
  * The process-wide history core: answers period questions from the store and fetches only the days
  * that are missing or too old, in the fewest upstream calls the quota allows. Identical fetches in
@@ -75,6 +81,7 @@ export class HistoryService {
   /** Aborts every upstream call in flight (shutdown past its time limit). */
   private readonly aborting = new AbortController();
   private readonly lock = new Mutex();
+  /** Answers of recent questions; any commit may change any answer, so a commit clears them. */
   private readonly selections = new Map<string, CallSelection>();
   private selectedCalls = 0;
 
@@ -109,7 +116,7 @@ export class HistoryService {
           if (state === 'stale') stale = true;
           asOf = Math.min(asOf, (coverage.get(day) as DayCoverage).fetchedAt);
         }
-        const selection = await this.select(query, days, coverage);
+        const selection = await this.select(query);
         return { ...selection, asOf: Number.isFinite(asOf) ? asOf : asked, stale };
       }),
     );
@@ -128,10 +135,8 @@ export class HistoryService {
     this.aborting.abort(new Error('the server is shutting down'));
   }
 
-  private async select(query: PeriodQuery, days: LocalDay[], coverage: Map<LocalDay, DayCoverage>): Promise<CallSelection> {
-    // The same question over the same copies of the same days has the same answer.
-    const copies = days.map((d) => coverage.get(d)?.fetchedAt ?? '-').join(',');
-    const key = `${periodQueryKey({ ...query, maxAgeMs: 0 })}|${copies}`;
+  private async select(query: PeriodQuery): Promise<CallSelection> {
+    const key = periodQueryKey({ ...query, maxAgeMs: 0 });
     const cached = this.selections.get(key);
     if (cached) {
       this.selections.delete(key);
@@ -150,10 +155,53 @@ export class HistoryService {
     return selection;
   }
 
-  private retryAfterSeconds(): number {
-    const now = this.options.clock.now();
-    const at = this.options.ledger.availableAt(1);
-    return Math.max(1, Math.ceil((Math.min(at, now + HOUR) - now) / 1000));
+  private forgetSelections(): void {
+    this.selections.clear();
+    this.selectedCalls = 0;
+  }
+
+  private maxDaysPerCall(kind: PeriodKind): number {
+    return kind === 'DAY' ? this.options.dayMaxDays : this.options.nightMaxDays;
+  }
+
+  /**
+   * Why these never-held days could not be fetched: the quota. Says when the calls they need fit the
+   * limit together (not merely when one call frees up), so a retry at that time succeeds.
+   */
+  private quotaExhausted(days: readonly LocalDay[], coverage: ReadonlyMap<LocalDay, DayCoverage>, upstreamCode?: string): QuotaExhaustedError {
+    const { ledger, clock, zone } = this.options;
+    const now = clock.now();
+    const needs = new Map(days.map((d) => [d, 0]));
+    const callsFor = (kind: PeriodKind): number =>
+      planFetches({ needs, coverage, now, zone, maxDaysPerCall: this.maxDaysPerCall(kind) }).length;
+    const fitsAt = ledger.availableAt(callsFor);
+    const fits = Number.isFinite(fitsAt);
+    const at = fits ? fitsAt : ledger.availableAt(1);
+    const retryAfterSeconds = Math.max(1, Math.ceil((at - now) / 1000));
+    const kindNow = ledger.kindAt(now);
+    const fitsIn = fits ? ledger.kindAt(fitsAt) : null;
+    const callsNeeded = callsFor(fitsIn ?? kindNow);
+    const when = formatIsoWithOffset(at, zone);
+    let message: string;
+    if (upstreamCode) {
+      message = `1C-Connect refused the call with ${upstreamCode}; the ${callsNeeded} upstream call(s) this request needs fit from ${when} (in ${retryAfterSeconds} s)`;
+    } else if (!fits) {
+      message =
+        `this request needs ${callsNeeded} more upstream calls, more than any hour allows (day ${ledger.limitAt(now)}, ` +
+        `night limit in CONNECT_NIGHT_LIMIT): ask for fewer days, or retry from ${when} (in ${retryAfterSeconds} s): ` +
+        'each retry fetches what the quota allows then';
+    } else if (fitsIn === 'NIGHT' && kindNow === 'DAY' && callsFor('DAY') > ledger.limitAt(now)) {
+      message =
+        `this request needs ${callsFor('DAY')} more upstream calls, more than the daytime limit of ${ledger.limitAt(now)} an hour: ` +
+        `they fit the night limit from ${when} (in ${retryAfterSeconds} s), or ask for fewer days`;
+    } else {
+      message = `the hourly quota of upstream calls is spent; the ${callsNeeded} call(s) this request needs fit from ${when} (in ${retryAfterSeconds} s)`;
+    }
+    return new QuotaExhaustedError({ retryAfterSeconds, upstreamCode, callsNeeded, fitsIn }, message);
+  }
+
+  private undecodable(failure: DayFailure): UndecodableHistoryError {
+    return new UndecodableHistoryError(failure, Math.max(1, Math.ceil((failure.until - this.options.clock.now()) / 1000)));
   }
 
   /**
@@ -164,33 +212,41 @@ export class HistoryService {
     const failures = new Map<LocalDay, Error>();
     if (await this.nothingToFetch(needs, asked)) return failures;
     const waits: Array<Promise<void>> = [];
-    const waitFor = (days: LocalDay[], fetch: Promise<void>): void => {
+    const waitFor = (days: readonly LocalDay[], fetch: Promise<void>): void => {
       waits.push(fetch.catch((error: Error) => days.forEach((d) => failures.set(d, error))));
     };
     await this.lock.run(async () => {
-      const coverage = await this.options.store.coverage([...needs.keys()]);
+      const { store, ledger } = this.options;
+      const days = [...needs.keys()];
+      const coverage = await store.coverage(days);
+      const failed = await store.failures(days);
       const now = this.options.clock.now();
       const own = new Map<LocalDay, number>();
       for (const [day, maxAge] of needs) {
         const running = this.inFlight.get(day);
+        const failure = failed.get(day);
         if (running) waitFor([day], running);
-        else own.set(day, maxAge);
+        else if (inForce(failure, now)) {
+          // Asking again would bring the same undecodable response: a held copy is served (stale
+          // if old); a day never held fails with the decode error until the failure expires.
+          if (!coverage.has(day)) failures.set(day, this.undecodable(failure));
+        } else own.set(day, maxAge);
       }
-      const ledger = this.options.ledger;
-      const maxDaysPerCall = ledger.kindAt(now) === 'DAY' ? this.options.dayMaxDays : this.options.nightMaxDays;
-      const plan = planFetches({ needs: own, coverage, now, zone: this.options.zone, maxDaysPerCall });
+      const plan = planFetches({ needs: own, coverage, now, zone: this.options.zone, maxDaysPerCall: this.maxDaysPerCall(ledger.kindAt(now)) });
       const required = plan.filter((c) => c.required);
       const refreshes = plan.filter((c) => !c.required);
 
       // Days never held come first: each call made is kept, so a refused remainder costs less on retry.
       const toMake: PlannedCall[] = [];
+      const refused: LocalDay[] = [];
       for (const call of required) {
         if (ledger.tryAcquire()) toMake.push(call);
-        else {
-          // While an OUT_OF_LIMIT holds calls back, the upstream's refusal is still the reason.
-          const error = new QuotaExhaustedError(this.retryAfterSeconds(), ledger.state().blockedUntil ? 'OUT_OF_LIMIT' : undefined);
-          for (const day of call.days) failures.set(day, error);
-        }
+        else refused.push(...call.days.filter((d) => !coverage.has(d)));
+      }
+      if (refused.length) {
+        // While an OUT_OF_LIMIT holds calls back, the upstream's refusal is still the reason.
+        const error = this.quotaExhausted(refused, coverage, ledger.state().blockedUntil ? 'OUT_OF_LIMIT' : undefined);
+        for (const day of refused) failures.set(day, error);
       }
       // Refreshing stale copies only when the whole answer can be given; otherwise they are served stale.
       if (toMake.length === required.length) {
@@ -222,7 +278,7 @@ export class HistoryService {
 
   private async fetch(call: PlannedCall, startedAt: number): Promise<void> {
     const { store, source, ledger, zone, settleHours } = this.options;
-    const staged = await store.stage();
+    const staged = await store.stage(call);
     const days = { first: call.days[0], last: call.days[call.days.length - 1] };
     let rows = 0;
     try {
@@ -240,20 +296,38 @@ export class HistoryService {
       });
       if (error instanceof UpstreamOutOfLimitError) {
         ledger.blockAfterOutOfLimit();
-        throw new QuotaExhaustedError(this.retryAfterSeconds(), error.resultCode);
+        const coverage = await store.coverage(call.days);
+        const missing = call.days.filter((d) => !coverage.has(d));
+        throw this.quotaExhausted(missing.length ? missing : call.days, coverage, error.resultCode);
+      }
+      if (error instanceof UpstreamProtocolError && error.complete) {
+        // The same request would bring the same response: its days wait before they are asked again.
+        const failure: DayFailure = {
+          until: this.options.clock.now() + this.options.failedRetryMs,
+          message: error.message,
+          row: error instanceof ValueConversionError ? error.row : null,
+          column: error instanceof ValueConversionError ? error.column : null,
+        };
+        await this.lock.run(() => store.markFailed(call.days, failure));
+        this.options.logger?.warn('upstream response cannot be decoded; its days are not asked for again until the failure expires', {
+          ...days,
+          until: new Date(failure.until).toISOString(),
+        });
+        throw this.undecodable(failure);
       }
       throw error;
     }
     // A copy taken when the day had long ended cannot change any more.
     const settleMs = settleHours * HOUR;
-    await this.lock.run(() =>
-      staged.commit(
+    await this.lock.run(async () => {
+      await staged.commit(
         call.days.map((day) => ({
           day,
           fetchedAt: startedAt,
           sealed: startedAt >= startOfDay(addDays(day, 1), zone) + settleMs,
         })),
-      ),
-    );
+      );
+      this.forgetSelections();
+    });
   }
 }

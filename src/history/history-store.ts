@@ -1,24 +1,62 @@
-import type { ServiceCall } from '../domain/service-call.js';
+import type { HeldCall, ServiceCall } from '../domain/service-call.js';
 import type { LocalDay } from '../time/zone.js';
 import type { DayCoverage } from './fetch-planner.js';
 
+/** The period one upstream call asked for: whole consecutive local days. */
+export interface FetchedPeriod {
+  /** The local days, first to last. */
+  days: readonly LocalDay[];
+  /** Start of the first day (inclusive) and of the day after the last (exclusive), epoch ms. */
+  from: number;
+  to: number;
+}
+
 /**
- * The days of history held, how fresh they are, and their calls. Asynchronous and narrow so that a
- * durable (SQLite) or shared (Redis) store can stand in for the in-memory one.
+ * Why days are not asked for again for a while: a complete upstream response for them could not be
+ * decoded, and asking again would bring the same response and spend quota for nothing.
+ */
+export interface DayFailure {
+  /** Epoch ms: the days may be asked for again from then on. */
+  until: number;
+  /** The decode error, naming the row and column when it is about a value. */
+  message: string;
+  /** Row of the response (from 1) and column, when the error is about one value. */
+  row: number | null;
+  column: string | null;
+}
+
+/**
+ * The history held: the calls each upstream period brought, which days are covered and how fresh,
+ * and which days recently failed to decode. Asynchronous and narrow so that a durable (SQLite) or
+ * shared (Redis) store can stand in for the in-memory one.
+ *
+ * Rows are held by the period that returned them, because the upstream selects calls by the moment
+ * they started while CallTime is when they were answered: a call that rang at 23:59:50 and was
+ * answered at 00:00:20 comes back in the previous day's answer. A refetch of a day replaces what
+ * the earlier copy of that day brought; a call is counted once by its CallID (the newest copy wins).
  */
 export interface HistoryStore {
+  /** The newest copy of each of these days that is held. */
   coverage(days: readonly LocalDay[]): Promise<Map<LocalDay, DayCoverage>>;
-  /** The held calls that started in [from, to), in history order (callTime, then callId). */
-  callsBetween(from: number, to: number): Promise<ServiceCall[]>;
-  /** Starts taking in the rows of one upstream response; nothing of it is visible until commit. */
-  stage(): Promise<StagedFetch>;
+  /** The failures recorded for these days (expired ones may be returned too: compare `until`). */
+  failures(days: readonly LocalDay[]): Promise<Map<LocalDay, DayFailure>>;
+  /**
+   * The held calls placed in [from, to) (placedAt: callTime, or the start of the period's first day
+   * when 1C sent no CallTime), each CallID once, in history order (placedAt, then callId).
+   */
+  callsBetween(from: number, to: number): Promise<HeldCall[]>;
+  /** Starts taking in the rows of one upstream response for a period; nothing is visible until commit. */
+  stage(period: FetchedPeriod): Promise<StagedFetch>;
+  /** Records that a complete response for these days could not be decoded. */
+  markFailed(days: readonly LocalDay[], failure: DayFailure): Promise<void>;
 }
 
 export interface StagedFetch {
   add(calls: readonly ServiceCall[]): Promise<void>;
   /**
-   * The response completed: its days now hold exactly the staged calls (replacing any older copy),
-   * with this coverage. Calls outside these days are dropped.
+   * The response completed: its period's days are now covered by it (with this coverage, one entry
+   * per day of the period), their failures are cleared, and its calls are held whatever their
+   * CallTime. Earlier copies whose every day is covered anew are dropped.
    */
   commit(coverage: readonly DayCoverage[]): Promise<void>;
   /** The response failed or was cut: leaves no trace. */

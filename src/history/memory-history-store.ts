@@ -1,8 +1,7 @@
-import { compareServiceCalls, type ServiceCall } from '../domain/service-call.js';
-import { type LocalDay, localDayOf } from '../time/zone.js';
-import type { DayCoverage } from './fetch-planner.js';
-import { daysOfPeriod } from './fetch-planner.js';
-import type { HistoryStore, StagedFetch } from './history-store.js';
+import { compareHeldCalls, type HeldCall, type ServiceCall } from '../domain/service-call.js';
+import { type LocalDay, localDayOf, startOfDay } from '../time/zone.js';
+import { type DayCoverage, daysOfPeriod } from './fetch-planner.js';
+import type { DayFailure, FetchedPeriod, HistoryStore, StagedFetch } from './history-store.js';
 
 /**
  * A copy of a string that shares no memory with the text it was cut from: a decoded value would
@@ -32,10 +31,30 @@ class IdPool {
 /** Distinct client, line and account IDs pooled; a partner has thousands, not millions. */
 const ID_POOL_LIMIT = 200_000;
 
+/** One upstream response as held: the days it is still the newest copy of, and the calls it brought. */
+interface HeldFetch {
+  id: number;
+  callIds: string[];
+  /** Days of its period not yet covered by a newer copy; at 0 the fetch is dropped. */
+  daysCovered: number;
+}
+
+/** The calls placed in one local day, by CallID, with their history order computed when first asked. */
+interface DayBucket {
+  calls: Map<string, HeldCall>;
+  sorted: HeldCall[] | null;
+}
+
 /** History held in process memory: lost on restart, not shared between replicas. */
 export class MemoryHistoryStore implements HistoryStore {
-  private readonly days = new Map<LocalDay, { coverage: DayCoverage; calls: ServiceCall[] }>();
+  private readonly fetches = new Map<number, HeldFetch>();
+  private readonly days = new Map<LocalDay, { coverage: DayCoverage; fetchId: number }>();
+  private readonly dayFailures = new Map<LocalDay, DayFailure>();
+  /** The newest copy of every call held, and the fetch it came from. */
+  private readonly current = new Map<string, { call: HeldCall; fetchId: number }>();
+  private readonly buckets = new Map<LocalDay, DayBucket>();
   private readonly pool = new IdPool(ID_POOL_LIMIT);
+  private nextFetchId = 1;
 
   constructor(private readonly zone: string) {}
 
@@ -48,19 +67,35 @@ export class MemoryHistoryStore implements HistoryStore {
     return result;
   }
 
-  async callsBetween(from: number, to: number): Promise<ServiceCall[]> {
-    if (to <= from) return [];
-    const result: ServiceCall[] = [];
-    for (const day of daysOfPeriod(from, to, (t) => localDayOf(t, this.zone))) {
-      const calls = this.days.get(day)?.calls;
-      if (!calls) continue;
-      for (const call of calls) if (call.callTime >= from && call.callTime < to) result.push(call);
+  async failures(days: readonly LocalDay[]): Promise<Map<LocalDay, DayFailure>> {
+    const result = new Map<LocalDay, DayFailure>();
+    for (const day of days) {
+      const failure = this.dayFailures.get(day);
+      if (failure) result.set(day, failure);
     }
     return result;
   }
 
+  async markFailed(days: readonly LocalDay[], failure: DayFailure): Promise<void> {
+    for (const day of days) this.dayFailures.set(day, failure);
+  }
+
+  async callsBetween(from: number, to: number): Promise<HeldCall[]> {
+    if (to <= from) return [];
+    const result: HeldCall[] = [];
+    for (const day of daysOfPeriod(from, to, this.dayOf)) {
+      const bucket = this.buckets.get(day);
+      if (!bucket) continue;
+      bucket.sorted ??= [...bucket.calls.values()].sort(compareHeldCalls);
+      for (const call of bucket.sorted) if (call.placedAt >= from && call.placedAt < to) result.push(call);
+    }
+    return result;
+  }
+
+  private dayOf = (instant: number): LocalDay => localDayOf(instant, this.zone);
+
   /** The call as held: its strings copied (the call ID) or pooled (the rest), never cut from a response. */
-  private own(call: ServiceCall): ServiceCall {
+  private own(call: ServiceCall, placeholder: number): HeldCall {
     const pool = this.pool;
     return {
       callId: detach(call.callId),
@@ -72,31 +107,77 @@ export class MemoryHistoryStore implements HistoryStore {
       calleeId: pool.keep(call.calleeId),
       callResult: call.callResult,
       durationSeconds: call.durationSeconds,
+      placedAt: call.callTime ?? placeholder,
     };
   }
 
-  async stage(): Promise<StagedFetch> {
-    let staged: ServiceCall[] = [];
+  private place(call: HeldCall, fetchId: number): void {
+    this.unplace(call.callId);
+    this.current.set(call.callId, { call, fetchId });
+    const day = this.dayOf(call.placedAt);
+    let bucket = this.buckets.get(day);
+    if (!bucket) {
+      bucket = { calls: new Map(), sorted: null };
+      this.buckets.set(day, bucket);
+    }
+    bucket.calls.set(call.callId, call);
+    bucket.sorted = null;
+  }
+
+  private unplace(callId: string): void {
+    const held = this.current.get(callId);
+    if (!held) return;
+    this.current.delete(callId);
+    const day = this.dayOf(held.call.placedAt);
+    const bucket = this.buckets.get(day);
+    if (!bucket) return;
+    bucket.calls.delete(callId);
+    bucket.sorted = null;
+    if (bucket.calls.size === 0) this.buckets.delete(day);
+  }
+
+  async stage(period: FetchedPeriod): Promise<StagedFetch> {
+    // A call without a CallTime is placed at the start of the period's first day.
+    const placeholder = startOfDay(period.days[0] as LocalDay, this.zone);
+    let staged: HeldCall[] = [];
     let open = true;
     return {
       add: async (calls) => {
-        if (open) for (const call of calls) staged.push(this.own(call));
+        if (open) for (const call of calls) staged.push(this.own(call, placeholder));
       },
       commit: async (coverage) => {
         if (!open) throw new Error('a staged fetch was committed twice or after discard');
+        if (coverage.length === 0) throw new Error('a fetch covers at least one day');
         open = false;
-        const byDay = new Map<LocalDay, ServiceCall[]>(coverage.map((c) => [c.day, []]));
+        const fetch: HeldFetch = { id: this.nextFetchId++, callIds: [], daysCovered: 0 };
+        this.fetches.set(fetch.id, fetch);
+        const replaced = new Set<HeldFetch>();
+        for (const c of coverage) {
+          const previous = this.days.get(c.day);
+          const older = previous && this.fetches.get(previous.fetchId);
+          if (older) {
+            older.daysCovered--;
+            replaced.add(older);
+          }
+          this.days.set(c.day, { coverage: c, fetchId: fetch.id });
+          this.dayFailures.delete(c.day);
+          fetch.daysCovered++;
+        }
         const seen = new Set<string>();
         for (const call of staged) {
-          // A call listed twice by the upstream is one call.
+          // A call listed twice in one response is one call.
           if (seen.has(call.callId)) continue;
           seen.add(call.callId);
-          byDay.get(localDayOf(call.callTime, this.zone))?.push(call);
+          fetch.callIds.push(call.callId);
+          this.place(call, fetch.id);
         }
-        for (const c of coverage) {
-          const calls = byDay.get(c.day) ?? [];
-          calls.sort(compareServiceCalls);
-          this.days.set(c.day, { coverage: c, calls });
+        // A copy none of whose days it is the newest copy of any more is dropped with the calls it
+        // alone still provides: each of those started on one of its days, and the newer copy of that
+        // day would have brought it again.
+        for (const older of replaced) {
+          if (older.daysCovered > 0) continue;
+          for (const callId of older.callIds) if (this.current.get(callId)?.fetchId === older.id) this.unplace(callId);
+          this.fetches.delete(older.id);
         }
         staged = [];
       },

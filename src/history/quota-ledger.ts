@@ -2,6 +2,7 @@ import type { Clock } from '../time/clock.js';
 import { type DayHours, type PeriodKind, periodKindAt } from '../time/day-night.js';
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 export interface QuotaRules {
   zone: string;
@@ -75,19 +76,24 @@ export class QuotaLedger {
     this.blockedUntil = Math.max(this.blockedUntil, (oldest ?? now) + HOUR);
   }
 
-  /** The earliest instant at which `count` calls would be allowed together. */
-  availableAt(count = 1): number {
+  /**
+   * The earliest instant (epoch ms) at which `count` calls would be allowed together, if no other
+   * call is made meanwhile; +Infinity when no hour's limit allows that many. `count` may depend on
+   * the period kind (night calls may be longer, so fewer are needed).
+   */
+  availableAt(count: number | ((kind: PeriodKind) => number) = 1): number {
     const now = this.clock.now();
     this.prune(now);
     const start = Math.max(now, this.blockedUntil);
-    // The answer is now-ish, a moment a recorded call leaves the window, or a day/night switch.
-    const candidates = [start, ...this.calls.map((at) => at + HOUR), ...this.switchesWithin(start, start + HOUR)]
+    const needed = typeof count === 'number' ? () => count : count;
+    // Only these moments can change the answer: now, a recorded call leaving the window, or a
+    // day/night switch. Two days of switches cover both kinds whatever the day hours.
+    const candidates = [start, ...this.calls.map((at) => at + HOUR), ...this.switchesWithin(start, start + 2 * DAY)]
       .filter((t) => t >= start)
       .sort((a, b) => a - b);
     for (const t of candidates) {
-      if (this.usedAt(t) + count <= this.limitAt(t)) return t;
+      if (this.usedAt(t) + needed(this.kindAt(t)) <= this.limitAt(t)) return t;
     }
-    // More calls than any hour allows: never together.
     return Number.POSITIVE_INFINITY;
   }
 

@@ -1,8 +1,8 @@
-import type DataLoader from 'dataloader';
 import type { Settings } from '../config.js';
-import type { HistoryService, PeriodAnswer, PeriodQuery } from '../history/history-service.js';
+import type { HistoryService } from '../history/history-service.js';
 import type { QuotaLedger } from '../history/quota-ledger.js';
 import type { Clock } from '../time/clock.js';
+import type { PeriodLoader } from './period-loader.js';
 
 /** What every resolver of one GraphQL request can reach. */
 export interface GraphQLContext {
@@ -11,5 +11,5 @@ export interface GraphQLContext {
   ledger: QuotaLedger;
   history: HistoryService;
   /** Per request: every period question of the request goes to the history core in one batch. */
-  periods: DataLoader<PeriodQuery, PeriodAnswer, string>;
+  periods: PeriodLoader;
 }

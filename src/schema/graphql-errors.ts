@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { QuotaExhaustedError } from '../history/history-errors.js';
+import { QuotaExhaustedError, UndecodableHistoryError } from '../history/history-errors.js';
 import {
   SoapFaultError,
   UpstreamAuthError,
@@ -32,7 +32,20 @@ export function toGraphQLError(error: unknown): unknown {
       extensions: {
         code: 'QUOTA_EXHAUSTED',
         retryAfterSeconds: error.retryAfterSeconds,
+        callsNeeded: error.callsNeeded,
+        // DAY or NIGHT: the hourly limit the calls fit in at the retry time; null: none (fewer days).
+        fitsIn: error.fitsIn,
         ...(error.upstreamCode ? { upstreamCode: error.upstreamCode } : {}),
+      },
+    });
+  }
+  if (error instanceof UndecodableHistoryError) {
+    return new GraphQLError(error.message, {
+      extensions: {
+        code: 'UPSTREAM_ERROR',
+        retryAfterSeconds: error.retryAfterSeconds,
+        ...(error.failure.row !== null ? { row: error.failure.row } : {}),
+        ...(error.failure.column !== null ? { column: error.failure.column } : {}),
       },
     });
   }

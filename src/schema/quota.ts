@@ -29,7 +29,12 @@ const QuotaRef = builder.objectRef<QuotaState & { zone: string }>('Quota').imple
 builder.queryField('quota', (t) =>
   t.field({
     type: QuotaRef,
-    description: 'How much of the upstream quota is left. Never calls the upstream.',
-    resolve: (_root, _args, ctx) => ({ ...ctx.ledger.state(), zone: ctx.settings.connect.timeZone }),
+    description:
+      'How much of the upstream quota is left. Never calls the upstream. Resolved after every serviceCalls ' +
+      'field of the same request, so it counts the upstream calls they made.',
+    resolve: async (_root, _args, ctx) => {
+      await ctx.periods.settled();
+      return { ...ctx.ledger.state(), zone: ctx.settings.connect.timeZone };
+    },
   }),
 );

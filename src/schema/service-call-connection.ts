@@ -1,8 +1,10 @@
-import type { ServiceCall } from '../domain/service-call.js';
+import type { HeldCall } from '../domain/service-call.js';
+import { SERVED_END_DAY, SERVED_FIRST_DAY, SERVED_WALL_FROM, SERVED_WALL_TO } from '../domain/served-range.js';
 import { type CallPosition, indexAfter } from '../history/call-selection.js';
 import type { PeriodAnswer, PeriodQuery } from '../history/history-service.js';
 import { builder } from './builder.js';
 import type { GraphQLContext } from './context.js';
+import { instantToWall } from '../time/zone.js';
 import { type DateTimeInput, instantOf } from './date-time-value.js';
 import { badUserInput, toGraphQLError } from './graphql-errors.js';
 import { CallResultEnum, ServiceCallRef } from './service-call.js';
@@ -18,24 +20,30 @@ interface ConnectionPage {
   end: number;
 }
 
-export function encodeCursor(call: ServiceCall): string {
-  return Buffer.from(`${call.callTime}:${call.callId}`, 'utf8').toString('base64url');
+export function encodeCursor(call: HeldCall): string {
+  return Buffer.from(`${call.placedAt}:${call.callId}`, 'utf8').toString('base64url');
 }
 
 function decodeCursor(cursor: string): CallPosition | null {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const match = /^(-?\d+):(.+)$/.exec(text);
   if (!match || Buffer.from(text, 'utf8').toString('base64url') !== cursor) return null;
-  return { callTime: Number(match[1]), callId: match[2] as string };
+  return { placedAt: Number(match[1]), callId: match[2] as string };
 }
 
 const ServiceCallFilterInput = builder.inputType('ServiceCallFilter', {
   description:
     'Which calls: a period (required) and any of the filters GetHistoryOfServiceCalls offers. ' +
-    'Filters are applied to whole cached days, so any combination costs no extra upstream call.',
+    'Filters are applied to whole cached days, so any combination costs no extra upstream call. ' +
+    'The period selects calls by when they were answered (upstream CallTime). The upstream returns a call ' +
+    "with the day it started ringing, so a call that rang before midnight and was answered after it is " +
+    'known only once the day before is held: an answer whose first day is held but not the day before it ' +
+    'can miss calls answered early on that first day that started the evening before. A call 1C sent ' +
+    'without a CallTime (its empty date) is placed at the start of the first day of the upstream period ' +
+    `that returned it. Periods lie between ${SERVED_FIRST_DAY} and ${SERVED_END_DAY} in CONNECT_TIMEZONE.`,
   fields: (t) => ({
-    periodFrom: t.field({ type: 'DateTime', required: true, description: 'Calls answered at or after this instant.' }),
-    periodTo: t.field({ type: 'DateTime', required: true, description: 'Calls answered before this instant.' }),
+    periodFrom: t.field({ type: 'DateTime', required: true, description: 'Calls answered (CallTime) at or after this instant.' }),
+    periodTo: t.field({ type: 'DateTime', required: true, description: 'Calls answered (CallTime) before this instant.' }),
     clientId: t.id({ description: 'Only calls of this client organisation (UUID).' }),
     serviceUserId: t.id({ description: 'Only calls of this service user account (UUID).' }),
     serviceId: t.id({ description: 'Only calls on this support line (UUID).' }),
@@ -44,7 +52,7 @@ const ServiceCallFilterInput = builder.inputType('ServiceCallFilter', {
   }),
 });
 
-const ServiceCallEdge = builder.objectRef<{ call: ServiceCall }>('ServiceCallEdge').implement({
+const ServiceCallEdge = builder.objectRef<{ call: HeldCall }>('ServiceCallEdge').implement({
   description: 'A call with its position in the list.',
   fields: (t) => ({
     cursor: t.string({ description: 'Opaque; pass it as `after` to continue after this call.', resolve: (e) => encodeCursor(e.call) }),
@@ -60,12 +68,12 @@ const PageInfo = builder.objectRef<ConnectionPage>('PageInfo').implement({
     startCursor: t.string({
       nullable: true,
       description: 'Cursor of the first call of the page; null for an empty page.',
-      resolve: (p) => (p.end > p.start ? encodeCursor(p.answer.calls[p.start] as ServiceCall) : null),
+      resolve: (p) => (p.end > p.start ? encodeCursor(p.answer.calls[p.start] as HeldCall) : null),
     }),
     endCursor: t.string({
       nullable: true,
       description: 'Cursor of the last call of the page; null for an empty page.',
-      resolve: (p) => (p.end > p.start ? encodeCursor(p.answer.calls[p.end - 1] as ServiceCall) : null),
+      resolve: (p) => (p.end > p.start ? encodeCursor(p.answer.calls[p.end - 1] as HeldCall) : null),
     }),
   }),
 });
@@ -76,7 +84,11 @@ const ServiceCallStats = builder.objectRef<PeriodAnswer['stats']>('ServiceCallSt
     total: t.exposeInt('total', { description: 'Number of calls.' }),
     successful: t.exposeInt('successful', { description: 'Number of successful calls.' }),
     unsuccessful: t.exposeInt('unsuccessful', { description: 'Number of unsuccessful calls.' }),
-    totalDurationSeconds: t.exposeInt('totalDurationSeconds', { description: 'Talk time of all calls, in seconds.' }),
+    totalDurationSeconds: t.exposeFloat('totalDurationSeconds', {
+      description:
+        'Talk time of all calls, in seconds (sum of upstream Duration). A Float, so a sum past 2^31 is served ' +
+        'exactly (whole numbers are exact up to 2^53).',
+    }),
     averageDurationSeconds: t.exposeFloat('averageDurationSeconds', {
       nullable: true,
       description: 'Average talk time of the successful calls, in seconds; null when there are none.',
@@ -100,7 +112,9 @@ const Freshness = builder.objectRef<PeriodAnswer>('Freshness').implement({
 });
 
 const ServiceCallConnection = builder.objectRef<ConnectionPage>('ServiceCallConnection').implement({
-  description: 'A page of calls in history order (callTime, then callId), with totals over the whole filtered period.',
+  description:
+    'A page of calls in history order (callTime, then callId; a call without callTime at its placement), ' +
+    'with totals over the whole filtered period.',
   fields: (t) => ({
     edges: t.field({
       type: [ServiceCallEdge],
@@ -140,14 +154,21 @@ function uuid(argument: string, value: string | null | undefined): string | null
   return value.toLowerCase();
 }
 
-/** Every argument checked before any upstream work; each failure names its argument. */
+/** Every argument checked before any upstream work or loop over days; each failure names its argument. */
 export function periodQueryOf(args: ServiceCallsArgs, ctx: GraphQLContext): { query: PeriodQuery; first: number; after: CallPosition | null } {
   const zone = ctx.settings.connect.timeZone;
-  const from = instantOf(args.filter.periodFrom, zone);
-  const to = instantOf(args.filter.periodTo, zone);
+  const { periodFrom, periodTo } = args.filter;
+  // Bounds first, on the wall time as written (no offset exceeds a day), so nothing below ever sees a
+  // year the calendar code was not asked to handle.
+  if (!(periodFrom.wall >= SERVED_WALL_FROM - DAY_MS)) throw outOfRange('filter.periodFrom');
+  if (!(periodTo.wall <= SERVED_WALL_TO + DAY_MS)) throw outOfRange('filter.periodTo');
+  const from = instantOf(periodFrom, zone);
+  const to = instantOf(periodTo, zone);
+  if (instantToWall(from, zone) < SERVED_WALL_FROM) throw outOfRange('filter.periodFrom');
+  if (instantToWall(to, zone) > SERVED_WALL_TO) throw outOfRange('filter.periodTo');
   if (from >= to) throw badUserInput('filter.periodTo', 'must be later than filter.periodFrom');
   if (to - from > ctx.settings.maxQueryDays * DAY_MS) {
-    throw badUserInput('filter.periodTo', `the period may be at most ${ctx.settings.maxQueryDays} days long`);
+    throw badUserInput('filter.periodTo', `the period may be at most ${ctx.settings.maxQueryDays} days long (MAX_QUERY_DAYS)`);
   }
   const first = args.first ?? DEFAULT_PAGE;
   if (first < 0 || first > MAX_PAGE) throw badUserInput('first', `must be between 0 and ${MAX_PAGE}`);
@@ -173,12 +194,19 @@ export function periodQueryOf(args: ServiceCallsArgs, ctx: GraphQLContext): { qu
   };
 }
 
+function outOfRange(argument: string) {
+  return badUserInput(argument, `the period must lie between ${SERVED_FIRST_DAY} and ${SERVED_END_DAY} (CONNECT_TIMEZONE): 1C-Connect holds no history outside it`);
+}
+
 builder.queryField('serviceCalls', (t) =>
   t.field({
     type: ServiceCallConnection,
+    nullable: true,
     description:
-      'Calls on the partner\'s support lines in a period, filtered and paged. Answered from cached days; ' +
-      'only missing days, or unsealed days older than maxAge, cost upstream calls.',
+      'Calls on the partner\'s support lines answered in a period, filtered and paged. Answered from cached days; ' +
+      'only missing days, or unsealed days older than maxAge, cost upstream calls. Null, with the error at its ' +
+      'path, when the upstream could not provide a day it needs (QUOTA_EXHAUSTED, UPSTREAM_ERROR, ...): ' +
+      'the other fields of the response are kept.',
     args: {
       filter: t.arg({ type: ServiceCallFilterInput, required: true, description: 'The period and filters.' }),
       first: t.arg.int({ description: `Page size, 0 to ${MAX_PAGE}; default ${DEFAULT_PAGE}.` }),

@@ -53,8 +53,12 @@ export const ServiceCallRef = builder.objectRef<ServiceCall>('ServiceCall').impl
     serviceId: t.exposeID('serviceId', { nullable: true, description: 'The support line, when known.' }),
     callTime: t.field({
       type: 'DateTime',
-      description: 'When the call was answered.',
-      resolve: (call, _args, ctx) => ({ instant: call.callTime, zone: ctx.settings.connect.timeZone }),
+      nullable: true,
+      description:
+        'When the call was answered (upstream CallTime). Null when 1C sent its empty date 0001-01-01T00:00:00 ' +
+        '(a date never set, e.g. a call never answered): the call is then listed at the start of the first day ' +
+        'of the upstream period that returned it.',
+      resolve: (call, _args, ctx) => (call.callTime === null ? null : { instant: call.callTime, zone: ctx.settings.connect.timeZone }),
     }),
     callerId: t.exposeID('callerId', { nullable: true, description: 'The account that called, when known.' }),
     calleeId: t.exposeID('calleeId', { nullable: true, description: 'The account that was called, when known.' }),

@@ -66,6 +66,7 @@ function setUp(now: string, limits: { day?: number; night?: number } = {}) {
     dayMaxDays: 7,
     nightMaxDays: 7,
     settleHours: 2,
+    failedRetryMs: HOUR,
   });
   const ask = async (from: string, to: string, maxAgeMs = 15 * MIN): Promise<PeriodAnswer> => {
     const query: PeriodQuery = { from: at(from), to: at(to), maxAgeMs, filter: {} };
