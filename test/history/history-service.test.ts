@@ -165,4 +165,43 @@ describe('HistoryService', () => {
     expect((answer as PeriodAnswer).calls.map((c) => c.callId)).toEqual(expected('2024-03-20T00:00:00', '2024-03-20T23:59:59'));
     expect(source.requests).toHaveLength(1);
   });
+
+  describe('retryAfterSeconds: when the calls still needed fit, so a retry then succeeds', () => {
+    it('a 90-day question by day: 10 calls now, the other 3 fit an hour later, and the retry then completes', async () => {
+      const { clock, source, service, expected } = setUp('2024-03-20T10:00:00');
+      const query: PeriodQuery = { from: at('2023-12-01T00:00:00'), to: at('2024-02-29T00:00:00'), maxAgeMs: 15 * MIN, filter: {} };
+      const [refused] = await service.answer([query]);
+      expect(refused).toBeInstanceOf(QuotaExhaustedError);
+      expect(refused).toMatchObject({ retryAfterSeconds: 3600, callsNeeded: 3, fitsIn: 'DAY' });
+      expect(source.requests).toHaveLength(10);
+      clock.advance((refused as QuotaExhaustedError).retryAfterSeconds * 1000);
+      const [answer] = await service.answer([query]);
+      expect(answer).not.toBeInstanceOf(Error);
+      expect((answer as PeriodAnswer).calls.map((c) => c.callId)).toEqual(expected('2023-12-01T00:00:00', '2024-02-29T00:00:00'));
+      expect(source.requests).toHaveLength(13);
+    });
+
+    it('a year by day needs more calls than a daytime hour allows: it says so, and they fit at night', async () => {
+      const { clock, source, service } = setUp('2024-03-20T10:00:00');
+      const query: PeriodQuery = { from: at('2023-03-19T00:00:00'), to: at('2024-03-19T00:00:00'), maxAgeMs: 15 * MIN, filter: {} };
+      const [refused] = await service.answer([query]);
+      expect(source.requests).toHaveLength(10);
+      // 366 days are 53 calls of 7 days: 43 are left, more than 10 a daytime hour; the night allows 50.
+      expect(refused).toMatchObject({ retryAfterSeconds: 10 * 3600, callsNeeded: 43, fitsIn: 'NIGHT' });
+      expect((refused as Error).message).toMatch(/more than the daytime limit of 10 an hour: they fit the night limit from 2024-03-20T20:00:00\+03:00/);
+      clock.advance((refused as QuotaExhaustedError).retryAfterSeconds * 1000);
+      const [answer] = await service.answer([query]);
+      expect(answer).not.toBeInstanceOf(Error);
+      expect(source.requests).toHaveLength(53);
+    });
+
+    it('when no hour allows the calls, it says to ask for fewer days and when the next part can be fetched', async () => {
+      const { source, service } = setUp('2024-03-20T10:00:00', { night: 20 });
+      const query: PeriodQuery = { from: at('2023-03-19T00:00:00'), to: at('2024-03-19T00:00:00'), maxAgeMs: 15 * MIN, filter: {} };
+      const [refused] = await service.answer([query]);
+      expect(source.requests).toHaveLength(10);
+      expect(refused).toMatchObject({ retryAfterSeconds: 3600, callsNeeded: 43, fitsIn: null });
+      expect((refused as Error).message).toMatch(/more than any hour allows.*ask for fewer days/);
+    });
+  });
 });

@@ -69,4 +69,16 @@ describe('QuotaLedger', () => {
     ledger.blockAfterOutOfLimit();
     expect(ledger.availableAt(1)).toBe(Date.parse('2024-03-20T11:00:00+03:00'));
   });
+
+  it('finds when a number of calls fit together, across a day/night switch hours away, or never', () => {
+    const clock = new ManualClock(Date.parse('2024-03-20T10:00:00+03:00'));
+    const ledger = new QuotaLedger(RULES, clock);
+    expect(ledger.availableAt(10)).toBe(clock.now());
+    // 11 calls never fit a daytime hour: the evening's night limit is the first that holds them.
+    expect(ledger.availableAt(11)).toBe(Date.parse('2024-03-20T20:00:00+03:00'));
+    // Fewer calls are needed at night (longer periods): counted by the kind in force at each moment.
+    expect(ledger.availableAt((kind) => (kind === 'DAY' ? 12 : 5))).toBe(Date.parse('2024-03-20T20:00:00+03:00'));
+    expect(ledger.availableAt(51)).toBe(Number.POSITIVE_INFINITY);
+  });
 });
+
