@@ -4,6 +4,8 @@ import type { ServiceCall } from '../../src/domain/service-call.js';
 import { HISTORY_COLUMNS, type ValueTableColumn, type ValueTableRow } from '../../src/upstream/value-table.js';
 import { SOAP_11_NS, SOAP_12_NS } from '../../src/upstream/history-request.js';
 import {
+  EMPTY_DATE,
+  EMPTY_DATE_TEXT,
   escapeXml,
   formatDecimal,
   historyRowOf,
@@ -11,6 +13,7 @@ import {
   writeHistoryResponse,
   writeResultCodeResponse,
   writeSoapFault,
+  type WriterRow,
 } from '../../src/simulator/value-table-writer.js';
 import { SEED_RESPONSE, SEED_ROWS } from '../fixtures/seed.js';
 import { assertWellFormed, parseFault, parseHistoryResponse } from './support.js';
@@ -19,7 +22,7 @@ const ZONE = 'Europe/Moscow';
 
 
 const write = (
-  rows: Iterable<ValueTableRow>,
+  rows: Iterable<WriterRow>,
   options: Partial<Parameters<typeof writeHistoryResponse>[0]> = {},
 ): string => [...writeHistoryResponse({ soapVersion: '1.2', columns: HISTORY_COLUMNS, rows, zone: ZONE, ...options })].join('');
 
@@ -208,6 +211,27 @@ describe('historyRowOf', () => {
       Duration: 0,
     });
     expect(historyRowOf({ ...call, callResult: 'SUCCESSFUL', durationSeconds: 7 })).toMatchObject({ CallResult: 1, Duration: 7 });
+  });
+
+  it("writes a null callTime as 1C's empty date, whatever the zone", () => {
+    const call: ServiceCall = {
+      callId: 'never-answered',
+      clientId: 'c',
+      serviceUserId: 'u',
+      serviceId: 's',
+      callTime: null,
+      callerId: 'u',
+      calleeId: 'x',
+      callResult: 'UNSUCCESSFUL',
+      durationSeconds: 0,
+    };
+    expect(historyRowOf(call).CallTime).toBe(EMPTY_DATE);
+    // Moscow's year-1 offset is local mean time (+2:30:17): the empty date must not pass through it.
+    for (const zone of [ZONE, 'UTC', 'America/New_York']) {
+      const xml = write([historyRowOf(call)], { zone });
+      expect(xml).toContain(`<Value xsi:type="xs:dateTime">${EMPTY_DATE_TEXT}</Value>`);
+      expect(parseHistoryResponse(xml).rows[0]?.['CallTime']).toEqual({ type: 'xs:dateTime', nil: false, text: '0001-01-01T00:00:00' });
+    }
   });
 });
 
