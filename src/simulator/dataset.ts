@@ -3,12 +3,28 @@
  *
  * Calls are generated one local calendar day (in the upstream's zone) at a time, from a PRNG keyed
  * by (seed, day), so a day's calls are the same whatever range is asked and however often. A call
- * exists only once the injected clock has passed its CallTime, so "today" grows as the clock moves.
+ * belongs to the day it started ringing in (`startedAt`); the upstream selects periods by that
+ * moment, while its CallTime is when the call was answered.
+ *
+ * With `answerTimes: 'at-start'` (the default, and the data every test was written against)
+ * CallTime is the start. With `'realistic'` (see ANSWER_MIX) a successful call is answered a few
+ * seconds after it started, an unsuccessful one carries its start or 1C's empty date (callTime
+ * null), and every day has calls that ring before midnight and are answered after it. Realism
+ * draws from its own PRNG stream, so it changes times only: the same calls, IDs and parties.
+ *
+ * A call exists once the injected clock has passed its start and its answer, so "today" grows as
+ * the clock moves.
  */
 import type { Clock } from '../time/clock.js';
 import { addDays, localDayOf, startOfDay, wallToInstant, type LocalDay } from '../time/zone.js';
 import type { ServiceCall } from '../domain/service-call.js';
 import { Random } from './random.js';
+
+/**
+ * How CallTime relates to the start of a call: `'at-start'` (CallTime is the start: today's data)
+ * or `'realistic'` (answered after ringing, empty dates, midnight-crossing calls; see ANSWER_MIX).
+ */
+export type AnswerTimes = 'at-start' | 'realistic';
 
 export interface SimulatedHistoryOptions {
   seed: number;
@@ -19,6 +35,8 @@ export interface SimulatedHistoryOptions {
   clock: Clock;
   /** Days before this one are empty: the account's history starts here. */
   firstDay?: LocalDay;
+  /** Default `'at-start'`. */
+  answerTimes?: AnswerTimes;
 }
 
 /** A support line (ServiceID). */
@@ -67,6 +85,19 @@ export const CALL_MIX = {
   nullCallee: 0.005,
 } as const;
 
+/** Shares and times of `answerTimes: 'realistic'`; tests check the generated data against them. */
+export const ANSWER_MIX = {
+  /** A successful call is answered this many whole seconds after it started ringing. */
+  ringSeconds: { min: 3, max: 60 },
+  /** Share of unsuccessful (never answered) calls whose CallTime is 1C's empty date; the rest carry their start. */
+  emptyDate: 0.3,
+  /** Share of calls moved into the last minute of their day (some of them are answered after midnight). */
+  lastMinute: 0.01,
+} as const;
+
+/** The longest time from a call's start to its answer (ms): how far back an answer-time search must look. */
+export const MAX_RING_MS = ANSWER_MIX.ringSeconds.max * 1000;
+
 /**
  * A generated call with the moment it started ringing. The upstream selects periods by that moment
  * and has no column for it; `call` is exactly what it writes.
@@ -77,9 +108,23 @@ export interface SimulatedCall {
   startedAt: number;
 }
 
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** The upstream's order: by start, then by call ID. */
 function compareByStart(a: SimulatedCall, b: SimulatedCall): number {
-  return a.startedAt - b.startedAt || (a.call.callId < b.call.callId ? -1 : a.call.callId > b.call.callId ? 1 : 0);
+  return a.startedAt - b.startedAt || compareIds(a.call.callId, b.call.callId);
+}
+
+/** Answer order: by callTime, then by call ID (for calls that have a callTime). */
+function compareByAnswer(a: ServiceCall, b: ServiceCall): number {
+  return (a.callTime ?? 0) - (b.callTime ?? 0) || compareIds(a.callId, b.callId);
+}
+
+/** When a call exists upstream: once it started and, if answered, once answered. */
+function existsFrom({ call, startedAt }: SimulatedCall): number {
+  return call.callTime === null ? startedAt : Math.max(startedAt, call.callTime);
 }
 
 /** Keeps memory bounded whatever range is asked: at most this many generated calls stay cached. */
@@ -163,6 +208,7 @@ export class SimulatedHistory {
   readonly callsPerDay: number;
   readonly zone: string;
   readonly firstDay: LocalDay | undefined;
+  readonly answerTimes: AnswerTimes;
   readonly lines: readonly SupportLine[];
   readonly clients: readonly SimulatedClient[];
   readonly serviceUsers: readonly ServiceUser[];
@@ -186,6 +232,10 @@ export class SimulatedHistory {
     this.callsPerDay = options.callsPerDay;
     this.zone = options.zone;
     this.firstDay = options.firstDay;
+    this.answerTimes = options.answerTimes ?? 'at-start';
+    if (this.answerTimes !== 'at-start' && this.answerTimes !== 'realistic') {
+      throw new RangeError(`answerTimes must be 'at-start' or 'realistic', got ${String(this.answerTimes)}`);
+    }
     this.clock = options.clock;
     this.reference = generateReference(options.seed);
     this.lines = this.reference.lines;
@@ -201,23 +251,65 @@ export class SimulatedHistory {
     return this.firstDay === undefined ? null : startOfDay(this.firstDay, this.zone);
   }
 
-  /** Calls with from <= callTime < to that exist by the clock's now, in history order. */
-  callsBetween(fromMs: number, toMs: number): ServiceCall[] {
-    return [...this.iterateCallsBetween(fromMs, toMs)];
+  /**
+   * The upstream's unfiltered answer for PeriodFrom = fromMs, PeriodTo = toMs: the calls with
+   * fromMs <= startedAt < toMs that exist by the clock's now, in the upstream's order (start, then
+   * call ID). With realism on, some callTimes lie after toMs (answered later) or are null.
+   */
+  callsStartedBetween(fromMs: number, toMs: number): ServiceCall[] {
+    return [...this.iterateCallsStartedBetween(fromMs, toMs)];
+  }
+
+  /** Like callsStartedBetween, with each call's start. */
+  simulatedCallsStartedBetween(fromMs: number, toMs: number): SimulatedCall[] {
+    return [...this.iterateSimulatedCallsStartedBetween(fromMs, toMs)];
   }
 
   /**
-   * Like callsBetween, day by day without collecting: a long range streams in bounded memory.
+   * Like callsStartedBetween, day by day without collecting: a long range streams in bounded memory.
    * The clock is read once, when iteration starts.
    */
-  *iterateCallsBetween(fromMs: number, toMs: number): Generator<ServiceCall> {
-    const to = Math.min(toMs, this.clock.now());
+  *iterateCallsStartedBetween(fromMs: number, toMs: number): Generator<ServiceCall> {
+    for (const simulated of this.iterateSimulatedCallsStartedBetween(fromMs, toMs)) yield simulated.call;
+  }
+
+  /**
+   * The calls answered in [fromMs, toMs), by callTime (calls with a null callTime are never in it),
+   * that exist by the clock's now, in answer order (callTime, then call ID). What a correct server
+   * serves for that period once it holds every upstream period that can hold these calls (a call
+   * answered just after midnight comes in the previous day's answer).
+   */
+  callsAnsweredBetween(fromMs: number, toMs: number): ServiceCall[] {
+    const answered: ServiceCall[] = [];
+    // A call answered at fromMs started at most MAX_RING_MS before it.
+    for (const { call } of this.iterateSimulatedCallsStartedBetween(fromMs - MAX_RING_MS, toMs)) {
+      if (call.callTime !== null && call.callTime >= fromMs && call.callTime < toMs) answered.push(call);
+    }
+    return answered.sort(compareByAnswer);
+  }
+
+  /**
+   * The upstream's selection, by start: the same as callsStartedBetween. Kept for the tests written
+   * before realism; with `answerTimes: 'at-start'` it is also callsAnsweredBetween.
+   */
+  callsBetween(fromMs: number, toMs: number): ServiceCall[] {
+    return this.callsStartedBetween(fromMs, toMs);
+  }
+
+  /** The same as iterateCallsStartedBetween (the upstream's selection, by start). */
+  iterateCallsBetween(fromMs: number, toMs: number): Generator<ServiceCall> {
+    return this.iterateCallsStartedBetween(fromMs, toMs);
+  }
+
+  private *iterateSimulatedCallsStartedBetween(fromMs: number, toMs: number): Generator<SimulatedCall> {
+    const now = this.clock.now();
+    const to = Math.min(toMs, now); // a call that has not started by now does not exist yet
     const start = this.historyStart();
     const from = start === null ? fromMs : Math.max(fromMs, start);
     if (!(from < to)) return;
     for (let day = localDayOf(from, this.zone); startOfDay(day, this.zone) < to; day = addDays(day, 1)) {
-      for (const { call, startedAt } of this.generatedDay(day)) {
-        if (startedAt >= from && startedAt < to) yield call;
+      for (const simulated of this.generatedDay(day)) {
+        if (simulated.startedAt >= from && simulated.startedAt < to && existsFrom(simulated) < now) yield simulated;
       }
     }
   }
@@ -249,7 +341,42 @@ export class SimulatedHistory {
     for (let i = 0; i < this.callsPerDay; i++) {
       calls.push(this.generateCall(random, dayWall, dayStart, dayEnd));
     }
+    if (this.answerTimes === 'realistic') this.answerLikeTheUpstream(calls, new Random(`${this.seed}:${day}:answers`), dayEnd);
     return calls.sort(compareByStart);
+  }
+
+  /**
+   * Realism, in place, from its own PRNG stream (the same draws for every call, so a call's times
+   * depend only on its position in the day): answer after ringing, empty dates, last-minute starts.
+   * The day's first successful call always rings in its last half-minute and is answered after
+   * midnight, so any run of whole days has midnight-crossing calls.
+   */
+  private answerLikeTheUpstream(calls: SimulatedCall[], random: Random, dayEnd: number): void {
+    const { ringSeconds } = ANSWER_MIX;
+    let crossingPlaced = false;
+    for (const simulated of calls) {
+      const ring = random.int(ringSeconds.min, ringSeconds.max);
+      const lastMinute = random.chance(ANSWER_MIX.lastMinute);
+      const secondsBeforeMidnight = random.int(1, 60);
+      const emptyDate = random.chance(ANSWER_MIX.emptyDate);
+      const crossingRing = random.int(1, 30); // seconds before midnight of the guaranteed crossing call
+      const { call } = simulated;
+      if (call.callResult === 'SUCCESSFUL') {
+        if (!crossingPlaced) {
+          crossingPlaced = true;
+          // Rings at 23:59:(60 - k) and is answered k+1..60 s later, after midnight.
+          simulated.startedAt = dayEnd - crossingRing * 1000;
+          call.callTime = simulated.startedAt + Math.max(ring, crossingRing + 1) * 1000;
+          continue;
+        }
+        if (lastMinute) simulated.startedAt = dayEnd - secondsBeforeMidnight * 1000;
+        call.callTime = simulated.startedAt + ring * 1000;
+      } else {
+        if (lastMinute) simulated.startedAt = dayEnd - secondsBeforeMidnight * 1000;
+        // Never answered: 1C writes its empty date, or the start.
+        call.callTime = emptyDate ? null : simulated.startedAt;
+      }
+    }
   }
 
   private generateCall(random: Random, dayWall: number, dayStart: number, dayEnd: number): SimulatedCall {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/time/clock.js';
 import { localHour, startOfDay, localDayOf, DAY_MS } from '../../src/time/zone.js';
 import { directionOf, specialistOf, type ServiceCall } from '../../src/domain/service-call.js';
-import { CALL_MIX, SimulatedHistory } from '../../src/simulator/dataset.js';
+import { createHash } from 'node:crypto';
+import { ANSWER_MIX, CALL_MIX, SimulatedHistory, type AnswerTimes } from '../../src/simulator/dataset.js';
 import { timeOf } from './support.js';
 
 const ZONE = 'Europe/Moscow';
@@ -12,7 +13,9 @@ const NOW = Date.parse('2024-03-06T09:00:00Z');
 const WEEK_START = startOfDay('2024-02-26', ZONE);
 const WEEK_END = startOfDay('2024-03-04', ZONE);
 
-function history(options: { seed?: number; callsPerDay?: number; now?: number; zone?: string; firstDay?: string } = {}) {
+function history(
+  options: { seed?: number; callsPerDay?: number; now?: number; zone?: string; firstDay?: string; answerTimes?: AnswerTimes } = {},
+) {
   const clock = new ManualClock(options.now ?? NOW);
   const sim = new SimulatedHistory({
     seed: options.seed ?? 42,
@@ -20,6 +23,7 @@ function history(options: { seed?: number; callsPerDay?: number; now?: number; z
     zone: options.zone ?? ZONE,
     clock,
     firstDay: options.firstDay,
+    answerTimes: options.answerTimes,
   });
   return { sim, clock };
 }
@@ -194,5 +198,147 @@ describe('SimulatedHistory realism', () => {
     expect(() => new SimulatedHistory({ seed: 1.5, callsPerDay: 1, zone: ZONE, clock })).toThrow(RangeError);
     expect(() => new SimulatedHistory({ seed: 1, callsPerDay: -1, zone: ZONE, clock })).toThrow(RangeError);
     expect(() => new SimulatedHistory({ seed: 1, callsPerDay: 1, zone: ZONE, clock, firstDay: '1.3.2024' })).toThrow(RangeError);
+  });
+});
+
+describe('SimulatedHistory with realism off (the default)', () => {
+  // Digests of the week's calls as generated before callTime could be null (commit ddac5a5): every
+  // test elsewhere was written against this data, so it must never change.
+  it.each([
+    [42, 200, 1400, '9a3f8c893809f756d6658c1fb91647e3887117e59838e0ce8ae52c356699fb75', 'fbab7930-41ac-4790-a7cf-c1c4714fb76c', 1708897199000],
+    [1, 200, 1400, '57a9313abf59feee76f36d7c4ef0de8b3034d043d856e4707fdbeb2e23f966a1', '84b420d8-37a3-4fb5-9b56-d4efa9cc8a5c', 1708897741000],
+    [7, 120, 840, 'dad98d051a383d5a1f38ac64c7a7b3f4c541e941f2870d77f7f87ea77f26c783', 'e704b676-272e-4a6b-b585-ba75db1c637f', 1708900590000],
+  ])('gives exactly the data of before for seed %i, %i calls a day', (seed, callsPerDay, count, digest, firstId, firstTime) => {
+    for (const answerTimes of [undefined, 'at-start'] as const) {
+      const calls = history({ seed, callsPerDay, answerTimes }).sim.callsBetween(WEEK_START, WEEK_END);
+      expect(calls).toHaveLength(count);
+      expect(calls[0]).toMatchObject({ callId: firstId, callTime: firstTime });
+      expect(createHash('sha256').update(JSON.stringify(calls)).digest('hex')).toBe(digest);
+    }
+  });
+
+  it('answers by start and by answer time alike, and never writes an empty date', () => {
+    const { sim } = history();
+    expect(sim.answerTimes).toBe('at-start');
+    for (const [from, to] of [[WEEK_START, WEEK_END], [WEEK_START + 7 * 3600_000 + 13_000, WEEK_END - 1000]] as const) {
+      const byStart = sim.callsStartedBetween(from, to);
+      expect(sim.callsBetween(from, to)).toEqual(byStart);
+      expect(sim.callsAnsweredBetween(from, to)).toEqual(byStart);
+      expect([...sim.iterateCallsBetween(from, to)]).toEqual(byStart);
+      expect(sim.simulatedCallsStartedBetween(from, to).every(({ call, startedAt }) => call.callTime === startedAt)).toBe(true);
+    }
+  });
+});
+
+describe("SimulatedHistory with answerTimes: 'realistic'", () => {
+  const DAYS = ['2024-02-26', '2024-02-27', '2024-02-28', '2024-02-29', '2024-03-01', '2024-03-02', '2024-03-03'];
+  const { sim } = history({ seed: 3, callsPerDay: 400, answerTimes: 'realistic' });
+  const week = sim.simulatedCallsStartedBetween(WEEK_START, WEEK_END);
+  const plain = history({ seed: 3, callsPerDay: 400 }).sim;
+
+  it('changes times only: the same calls and parties start on the same days as without realism', () => {
+    for (const day of DAYS) {
+      const from = startOfDay(day, ZONE);
+      const to = from + DAY_MS;
+      const withoutTime = ({ callTime: _t, ...rest }: ServiceCall) => rest;
+      const byId = (a: { callId: string }, b: { callId: string }) => a.callId.localeCompare(b.callId);
+      const realistic = sim.callsStartedBetween(from, to).map(withoutTime).sort(byId);
+      expect(realistic).toHaveLength(400);
+      expect(realistic).toEqual(plain.callsStartedBetween(from, to).map(withoutTime).sort(byId));
+    }
+  });
+
+  it('answers successful calls 3–60 s after their start; unanswered ones carry their start or the empty date', () => {
+    const { min, max } = ANSWER_MIX.ringSeconds;
+    let unsuccessful = 0;
+    let empty = 0;
+    for (const { call, startedAt } of week) {
+      expect(startedAt % 1000).toBe(0);
+      if (call.callResult === 'SUCCESSFUL') {
+        const ringMs = timeOf(call) - startedAt;
+        expect(ringMs % 1000).toBe(0);
+        expect(ringMs).toBeGreaterThanOrEqual(min * 1000);
+        expect(ringMs).toBeLessThanOrEqual(max * 1000);
+      } else {
+        unsuccessful += 1;
+        if (call.callTime === null) empty += 1;
+        else expect(call.callTime).toBe(startedAt);
+      }
+    }
+    expect(empty / unsuccessful).toBeGreaterThan(ANSWER_MIX.emptyDate - 0.1);
+    expect(empty / unsuccessful).toBeLessThan(ANSWER_MIX.emptyDate + 0.1);
+  });
+
+  it('keeps the upstream order (start, then call ID) and every start inside its day', () => {
+    for (const [i, { call, startedAt }] of week.entries()) {
+      const next = week[i + 1];
+      if (next) expect(startedAt < next.startedAt || (startedAt === next.startedAt && call.callId < next.call.callId)).toBe(true);
+    }
+    for (const day of DAYS) {
+      const from = startOfDay(day, ZONE);
+      expect(sim.simulatedCallsStartedBetween(from, from + DAY_MS).every((c) => localDayOf(c.startedAt, ZONE) === day)).toBe(true);
+    }
+  });
+
+  it('has calls that ring before midnight and are answered after it, every day', () => {
+    for (const day of DAYS) {
+      const dayEnd = startOfDay(day, ZONE) + DAY_MS;
+      const crossing = sim.simulatedCallsStartedBetween(dayEnd - DAY_MS, dayEnd).filter((c) => c.call.callTime !== null && c.call.callTime >= dayEnd);
+      expect(crossing.length, day).toBeGreaterThanOrEqual(1);
+      for (const { startedAt } of crossing) expect(startedAt).toBeGreaterThanOrEqual(dayEnd - 60_000);
+    }
+    // Besides the one placed each day, a share of calls falls in the last minute of its day.
+    const lastMinute = week.filter((c) => c.startedAt >= startOfDay(localDayOf(c.startedAt, ZONE), ZONE) + DAY_MS - 60_000);
+    expect(lastMinute.length).toBeGreaterThan(DAYS.length);
+  });
+
+  it('selects by start in callsStartedBetween and by answer in callsAnsweredBetween', () => {
+    const dayEnd = startOfDay('2024-02-28', ZONE) + DAY_MS; // midnight into the 29th
+    const [crossing] = sim
+      .simulatedCallsStartedBetween(dayEnd - DAY_MS, dayEnd)
+      .filter((c) => c.call.callTime !== null && c.call.callTime >= dayEnd);
+    if (!crossing) throw new Error('no midnight-crossing call on the 28th');
+    const { call } = crossing;
+    const ids = (calls: ServiceCall[]) => calls.map((c) => c.callId);
+    // Started on the 28th, answered on the 29th: the 28th's upstream answer has it, the 29th's has not.
+    expect(ids(sim.callsStartedBetween(dayEnd - DAY_MS, dayEnd))).toContain(call.callId);
+    expect(ids(sim.callsStartedBetween(dayEnd, dayEnd + DAY_MS))).not.toContain(call.callId);
+    expect(ids(sim.callsAnsweredBetween(dayEnd, dayEnd + DAY_MS))).toContain(call.callId);
+    expect(ids(sim.callsAnsweredBetween(dayEnd - DAY_MS, dayEnd))).not.toContain(call.callId);
+    // callsBetween is the upstream's selection.
+    expect(sim.callsBetween(dayEnd - DAY_MS, dayEnd)).toEqual(sim.callsStartedBetween(dayEnd - DAY_MS, dayEnd));
+  });
+
+  it('answers by answer time: every call answered in the range, none with an empty date, in answer order', () => {
+    const from = startOfDay('2024-02-27', ZONE);
+    const to = startOfDay('2024-03-01', ZONE);
+    const answered = sim.callsAnsweredBetween(from, to);
+    const expected = week
+      .map((c) => c.call)
+      .filter((c) => c.callTime !== null && c.callTime >= from && c.callTime < to)
+      .sort((a, b) => timeOf(a) - timeOf(b) || a.callId.localeCompare(b.callId));
+    expect(answered).toEqual(expected);
+    expect(answered.length).toBeGreaterThan(3 * 350);
+  });
+
+  it('has a call only once the clock has passed its answer', () => {
+    const dayEnd = startOfDay('2024-03-02', ZONE) + DAY_MS;
+    const [crossing] = sim
+      .simulatedCallsStartedBetween(dayEnd - DAY_MS, dayEnd)
+      .filter((c) => c.call.callTime !== null && c.call.callTime >= dayEnd);
+    if (!crossing) throw new Error('no midnight-crossing call on the 2nd');
+    const answeredAt = timeOf(crossing.call);
+    const probe = history({ seed: 3, callsPerDay: 400, answerTimes: 'realistic', now: crossing.startedAt + 1000 });
+    const has = () => probe.sim.callsStartedBetween(dayEnd - DAY_MS, dayEnd).some((c) => c.callId === crossing.call.callId);
+    expect(has()).toBe(false); // ringing, not answered yet
+    probe.clock.set(answeredAt);
+    expect(has()).toBe(false);
+    probe.clock.set(answeredAt + 1000);
+    expect(has()).toBe(true);
+  });
+
+  it('rejects an unknown answerTimes', () => {
+    const clock = new ManualClock(NOW);
+    expect(() => new SimulatedHistory({ seed: 1, callsPerDay: 1, zone: ZONE, clock, answerTimes: 'late' as AnswerTimes })).toThrow(RangeError);
   });
 });
