@@ -51,8 +51,8 @@ describe('serviceCalls: one week, many questions', () => {
     for (let i = 0; i < 2; i++) {
       const { data, errors } = await h.query(ServiceCallsPage, { filter, first: 5 });
       expect(errors).toBeUndefined();
-      expect(data?.serviceCalls.totalCount).toBe(all.length);
-      expect(data?.serviceCalls.nodes.map((n) => n.callId)).toEqual(all.slice(0, 5).map((c) => c.callId));
+      expect(data?.serviceCalls?.totalCount).toBe(all.length);
+      expect(data?.serviceCalls?.nodes.map((n) => n.callId)).toEqual(all.slice(0, 5).map((c) => c.callId));
     }
 
     const sim = h.simulator.history;
@@ -146,8 +146,8 @@ describe('serviceCalls: batching and single flight', () => {
     expect(errors).toBeUndefined();
     expect(h.upstreamCalls()).toBe(plan.length);
     const counts = periods.map((p) => expectedCalls(h, p).length);
-    expect([data?.a.totalCount, data?.b.totalCount, data?.c.totalCount, data?.d.totalCount, data?.e.totalCount]).toEqual(counts);
-    expect(data?.same.totalCount).toBe(counts[0]);
+    expect([data?.a?.totalCount, data?.b?.totalCount, data?.c?.totalCount, data?.d?.totalCount, data?.e?.totalCount]).toEqual(counts);
+    expect(data?.same?.totalCount).toBe(counts[0]);
   });
 
   it('makes one upstream call for 50 concurrent requests of the same uncached week', async () => {
@@ -157,7 +157,7 @@ describe('serviceCalls: batching and single flight', () => {
     const expected = expectedCalls(h, filter).length;
     for (const r of results) {
       expect(r.errors).toBeUndefined();
-      expect(r.data?.serviceCalls.totalCount).toBe(expected);
+      expect(r.data?.serviceCalls?.totalCount).toBe(expected);
     }
     expect(h.upstreamCalls()).toBe(1);
   });
@@ -169,7 +169,7 @@ describe('serviceCalls: long periods', () => {
     const filter = week('2024-02-01', 30);
     const { data, errors } = await h.query(CallCount, { filter });
     expect(errors).toBeUndefined();
-    expect(data?.serviceCalls.totalCount).toBe(expectedCalls(h, filter).length);
+    expect(data?.serviceCalls?.totalCount).toBe(expectedCalls(h, filter).length);
     expect(h.upstreamCalls()).toBe(5);
     const lengths = h.simulator.received.map((r) => ((r.params?.periodTo ?? 0) - (r.params?.periodFrom ?? 0)) / (24 * HOUR));
     expect(lengths).toEqual([7, 7, 7, 7, 2]);
@@ -180,7 +180,7 @@ describe('serviceCalls: long periods', () => {
     const filter = week('2024-02-01', 30);
     const { data, errors } = await h.query(CallCount, { filter });
     expect(errors).toBeUndefined();
-    expect(data?.serviceCalls.totalCount).toBe(expectedCalls(h, filter).length);
+    expect(data?.serviceCalls?.totalCount).toBe(expectedCalls(h, filter).length);
     expect(h.upstreamCalls()).toBe(1);
   });
 });
@@ -194,8 +194,8 @@ describe('serviceCalls: quota', () => {
     }
     expect(h.upstreamCalls()).toBe(3);
     const refused = await h.query(CallCount, { filter: week('2024-02-26') });
-    expect(refused.data).toBeNull();
-    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXHAUSTED', retryAfterSeconds: 3600 - 3 * 60 });
+    expect(refused.data).toEqual({ serviceCalls: null });
+    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXHAUSTED', retryAfterSeconds: 3600 - 3 * 60, callsNeeded: 1, fitsIn: 'DAY' });
     expect(h.upstreamCalls()).toBe(3);
     expect((await h.query(Quota)).data?.quota).toEqual({
       periodKind: 'DAY',
@@ -210,7 +210,7 @@ describe('serviceCalls: quota', () => {
     h.clock.set(Date.parse('2024-03-20T11:00:00+03:00'));
     const later = await h.query(CallCount, { filter: week('2024-02-26') });
     expect(later.errors).toBeUndefined();
-    expect(later.data?.serviceCalls.totalCount).toBe(expectedCalls(h, week('2024-02-26')).length);
+    expect(later.data?.serviceCalls?.totalCount).toBe(expectedCalls(h, week('2024-02-26')).length);
     expect(h.upstreamCalls()).toBe(4);
   });
 
@@ -220,7 +220,7 @@ describe('serviceCalls: quota', () => {
       expect((await h.query(CallCount, { filter: week(day) })).errors).toBeUndefined();
     }
     const refused = await h.query(CallCount, { filter: week('2024-02-26') });
-    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXHAUSTED', retryAfterSeconds: 120 });
+    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXHAUSTED', retryAfterSeconds: 120, callsNeeded: 1, fitsIn: 'NIGHT' });
     h.clock.set(Date.parse('2024-03-20T20:00:00+03:00'));
     expect((await h.query(Quota)).data?.quota).toMatchObject({ periodKind: 'NIGHT', limitPerHour: 5, remaining: 2 });
     expect((await h.query(CallCount, { filter: week('2024-02-26') })).errors).toBeUndefined();
@@ -235,12 +235,20 @@ describe('serviceCalls: quota', () => {
       code: 'QUOTA_EXHAUSTED',
       upstreamCode: 'OUT_OF_LIMIT',
       retryAfterSeconds: 3600,
+      callsNeeded: 1,
+      fitsIn: 'DAY',
     });
     expect(h.upstreamCalls()).toBe(1);
 
     h.clock.advance(30 * MIN);
     const blocked = await h.query(CallCount, { filter: week('2024-02-26') });
-    expect(blocked.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXHAUSTED', upstreamCode: 'OUT_OF_LIMIT', retryAfterSeconds: 1800 });
+    expect(blocked.errors?.[0]?.extensions).toEqual({
+      code: 'QUOTA_EXHAUSTED',
+      upstreamCode: 'OUT_OF_LIMIT',
+      retryAfterSeconds: 1800,
+      callsNeeded: 1,
+      fitsIn: 'DAY',
+    });
     expect((await h.query(Quota)).data?.quota).toMatchObject({ remaining: 0, nextCallAt: '2024-03-20T11:00:00+03:00' });
     expect(h.upstreamCalls()).toBe(1);
 
@@ -262,7 +270,7 @@ describe('serviceCalls: freshness', () => {
       freshness: { asOf: '2024-03-20T10:00:00+03:00', stale: false },
     });
     h.clock.advance(10 * MIN);
-    expect((await h.query(CallCount, { filter: today })).data?.serviceCalls.freshness.stale).toBe(false);
+    expect((await h.query(CallCount, { filter: today })).data?.serviceCalls?.freshness.stale).toBe(false);
     expect(h.upstreamCalls()).toBe(1);
 
     h.clock.advance(10 * MIN); // 10:20, the copy of today is 20 minutes old
@@ -271,7 +279,7 @@ describe('serviceCalls: freshness', () => {
       totalCount: expectedCalls(h, today).length,
       freshness: { asOf: '2024-03-20T10:20:00+03:00', stale: false },
     });
-    expect(refreshed.data?.serviceCalls.totalCount).toBeGreaterThan(first.data?.serviceCalls.totalCount ?? Infinity);
+    expect(refreshed.data?.serviceCalls?.totalCount).toBeGreaterThan(first.data?.serviceCalls?.totalCount ?? Infinity);
     expect(h.upstreamCalls()).toBe(2);
 
     // Quota spent (limit 2): the 20-minute-old copy is served, flagged.
@@ -279,11 +287,11 @@ describe('serviceCalls: freshness', () => {
     const stale = await h.query(CallCount, { filter: today });
     expect(stale.errors).toBeUndefined();
     expect(stale.data?.serviceCalls).toEqual({
-      totalCount: refreshed.data?.serviceCalls.totalCount,
+      totalCount: refreshed.data?.serviceCalls?.totalCount,
       freshness: { asOf: '2024-03-20T10:20:00+03:00', stale: true },
     });
     // A larger maxAge accepts the same copy as fresh.
-    expect((await h.query(CallCount, { filter: today, maxAge: 3600 })).data?.serviceCalls.freshness.stale).toBe(false);
+    expect((await h.query(CallCount, { filter: today, maxAge: 3600 })).data?.serviceCalls?.freshness.stale).toBe(false);
     expect(h.upstreamCalls()).toBe(2);
 
     // Last week is sealed once fetched: maxAge 0 an hour later costs nothing.
@@ -291,7 +299,7 @@ describe('serviceCalls: freshness', () => {
     expect((await h.query(CallCount, { filter: lastWeek })).errors).toBeUndefined();
     h.clock.advance(HOUR);
     const sealed = await h.query(CallCount, { filter: lastWeek, maxAge: 0 });
-    expect(sealed.data?.serviceCalls.freshness).toEqual({ asOf: '2024-03-20T12:00:00+03:00', stale: false });
+    expect(sealed.data?.serviceCalls?.freshness).toEqual({ asOf: '2024-03-20T12:00:00+03:00', stale: false });
     expect(h.upstreamCalls()).toBe(3);
   });
 });

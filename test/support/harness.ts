@@ -27,6 +27,47 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** The GraphQL server in-process (yoga.fetch) over a given upstream, on a clock the test moves. */
+export interface GraphQLServer {
+  settings: Settings;
+  history: HistoryService;
+  ledger: QuotaLedger;
+  yoga: ConnectYoga;
+  query<T, V>(document: TypedDocumentNode<T, V> | string, variables?: V, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+}
+
+export function startGraphQL(options: {
+  clock: ManualClock;
+  upstream: { url: string; login: string; password: string };
+  env?: Record<string, string>;
+  logger?: Logger;
+}): GraphQLServer {
+  const settings = loadSettings({
+    CONNECT_URL: options.upstream.url,
+    CONNECT_LOGIN: options.upstream.login,
+    CONNECT_PASSWORD: options.upstream.password,
+    CONNECT_TIMEOUT_MS: '2000',
+    ...options.env,
+  });
+  const logger = options.logger ?? silentLogger;
+  const { history, ledger } = createHistory(settings, options.clock, { logger });
+  const yoga = buildYoga({ settings, clock: options.clock, ledger, history, logger, demo: false });
+  return {
+    settings,
+    history,
+    ledger,
+    yoga,
+    async query(document, variables, headers = {}) {
+      const response = await yoga.fetch('http://yoga.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query: typeof document === 'string' ? document : print(document), variables }),
+      });
+      return (await response.json()) as GraphQLResponse<never>;
+    },
+  };
+}
+
 /** The server in-process (yoga.fetch) over the simulator on loopback, on a clock the test moves. */
 export async function startHarness(options: {
   now: string | number;
@@ -36,35 +77,15 @@ export async function startHarness(options: {
 }): Promise<Harness> {
   const clock = new ManualClock(typeof options.now === 'number' ? options.now : Date.parse(options.now));
   const simulator = await startSimulator({ clock, seed: 7, callsPerDay: 120, zone: 'Europe/Moscow', ...options.simulator });
-  const settings = loadSettings({
-    CONNECT_URL: simulator.url,
-    CONNECT_LOGIN: simulator.login,
-    CONNECT_PASSWORD: simulator.password,
-    CONNECT_TIMEOUT_MS: '2000',
-    ...options.env,
-  });
-  const logger = options.logger ?? silentLogger;
-  const { history, ledger } = createHistory(settings, clock, { logger });
-  const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: false });
+  const server = startGraphQL({ clock, upstream: simulator, env: options.env, logger: options.logger });
   return {
+    ...server,
     clock,
     simulator,
-    settings,
-    history,
-    ledger,
-    yoga,
     // Every request that reached the upstream, even one it refused.
     upstreamCalls: () => simulator.received.length,
-    async query(document, variables, headers = {}) {
-      const response = await yoga.fetch('http://yoga.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify({ query: typeof document === 'string' ? document : print(document), variables }),
-      });
-      return (await response.json()) as GraphQLResponse<never>;
-    },
     async close() {
-      await history.drain();
+      await server.history.drain();
       await simulator.close();
     },
   };

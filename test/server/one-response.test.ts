@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { addDays } from '../../src/time/zone.js';
+import { graphql } from '../graphql/index.js';
+import { type Harness, startHarness } from '../support/harness.js';
+
+/**
+ * One response never contradicts itself and loses nothing it could give: a refused serviceCalls
+ * leaves the other fields, quota counts the calls of the same request, and retryAfterSeconds is the
+ * moment a retry of the same request succeeds.
+ */
+const CallsAndQuota = graphql(`
+  query CallsAndQuota($filter: ServiceCallFilter!) {
+    before: quota { usedLastHour remaining }
+    serviceCalls(filter: $filter, first: 0) { totalCount }
+    after: quota { usedLastHour remaining }
+  }
+`);
+
+const MIN = 60_000;
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+const period = (first: string, days: number) => ({ periodFrom: `${first}T00:00:00`, periodTo: `${addDays(first, days)}T00:00:00` });
+
+describe('one response', () => {
+  it('quota, asked before and after serviceCalls in the same request, counts the calls that request made', async () => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
+    const { data, errors } = await h.query(CallsAndQuota, { filter: period('2024-02-01', 14) });
+    expect(errors).toBeUndefined();
+    expect(data).toEqual({
+      before: { usedLastHour: 2, remaining: 8 },
+      serviceCalls: { totalCount: 14 * 120 },
+      after: { usedLastHour: 2, remaining: 8 },
+    });
+    expect(h.upstreamCalls()).toBe(2);
+  });
+
+  it('quota in one operation of a batch counts the calls of the other operations', async () => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
+    const response = await h.yoga.fetch('http://yoga.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { query: '{ quota { usedLastHour } }' },
+        { query: '{ serviceCalls(filter: { periodFrom: "2024-03-04", periodTo: "2024-03-11" }) { totalCount } }' },
+      ]),
+    });
+    const results = (await response.json()) as Array<{ data?: unknown; errors?: unknown }>;
+    expect(results).toEqual([{ data: { quota: { usedLastHour: 1 } } }, { data: { serviceCalls: { totalCount: 7 * 120 } } }]);
+    expect(h.upstreamCalls()).toBe(1);
+  });
+
+  it('a refused serviceCalls is null with its error at its path; quota and other aliases are kept', async () => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00', env: { CONNECT_DAY_LIMIT: '1' } }));
+    expect((await h.query('{ serviceCalls(filter: { periodFrom: "2024-03-04", periodTo: "2024-03-11" }) { totalCount } }')).errors).toBeUndefined();
+    const { data, errors } = await h.query(`
+      query {
+        held: serviceCalls(filter: { periodFrom: "2024-03-04", periodTo: "2024-03-11" }, first: 0) { totalCount }
+        refused: serviceCalls(filter: { periodFrom: "2024-02-04", periodTo: "2024-02-11" }, first: 0) { totalCount }
+        quota { usedLastHour remaining }
+      }`);
+    expect(data).toEqual({ held: { totalCount: 7 * 120 }, refused: null, quota: { usedLastHour: 1, remaining: 0 } });
+    expect(errors).toHaveLength(1);
+    expect(errors?.[0]).toMatchObject({ path: ['refused'], extensions: { code: 'QUOTA_EXHAUSTED', retryAfterSeconds: 3600 } });
+    expect(h.upstreamCalls()).toBe(1);
+  });
+
+  it('a 90-day question by day, retried exactly at retryAfterSeconds, succeeds', async () => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
+    const filter = period('2023-12-01', 90);
+    const first = await h.query(CallsAndQuota, { filter });
+    expect(first.data?.serviceCalls).toBeNull();
+    expect(first.data?.after).toEqual({ usedLastHour: 10, remaining: 0 });
+    const extensions = first.errors?.[0]?.extensions;
+    expect(extensions).toMatchObject({ code: 'QUOTA_EXHAUSTED', callsNeeded: 3, fitsIn: 'DAY' });
+    expect(h.upstreamCalls()).toBe(10);
+    // A minute before, a retry makes no progress and costs nothing.
+    h.clock.advance(((extensions?.retryAfterSeconds as number) - 60) * 1000);
+    expect((await h.query(CallsAndQuota, { filter })).data?.serviceCalls).toBeNull();
+    expect(h.upstreamCalls()).toBe(10);
+    h.clock.advance(MIN);
+    const retried = await h.query(CallsAndQuota, { filter });
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.serviceCalls?.totalCount).toBe(90 * 120);
+    expect(h.upstreamCalls()).toBe(13);
+  });
+});
