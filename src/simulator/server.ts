@@ -21,7 +21,7 @@ import type { DayHours } from '../time/day-night.js';
 import { DAY_MS, type LocalDay } from '../time/zone.js';
 import { matchesFilter, type ServiceCall } from '../domain/service-call.js';
 import type { HistoryRequest } from '../upstream/history-request.js';
-import { SimulatedHistory } from './dataset.js';
+import { SimulatedHistory, type AnswerTimes } from './dataset.js';
 import {
   FaultSchedule,
   replacesAnswer,
@@ -66,6 +66,12 @@ export interface SimulatorOptions {
   dayMaxDays?: number;
   firstDay?: LocalDay;
   style?: ResponseStyle;
+  /**
+   * `'at-start'` (default): CallTime is when the call started, as the simulator always wrote it.
+   * `'realistic'`: CallTime is when it was answered, a few seconds after the start, or 1C's empty
+   * date for some calls never answered; periods still select by start (see SimulatedHistory).
+   */
+  answerTimes?: AnswerTimes;
 }
 
 export const SIMULATOR_DEFAULTS = {
@@ -192,6 +198,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     zone,
     clock,
     firstDay: options.firstDay,
+    answerTimes: options.answerTimes,
   });
   const rules = new UpstreamRules(clock, {
     zone,
