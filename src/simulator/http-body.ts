@@ -52,15 +52,23 @@ export interface BodyCut {
   then: 'end' | 'hang';
 }
 
+const utf8 = (piece: string): Buffer => Buffer.from(piece, 'utf8');
+
 /**
  * Streams `pieces` with backpressure (a full socket buffer waits for 'drain'), stopping quietly if
- * the client goes away. With `cut`, only the first `afterBytes` bytes are sent.
+ * the client goes away. With `cut`, only the first `afterBytes` bytes (as encoded) are sent.
+ * `encode` turns each piece into bytes (default UTF-8).
  */
-export async function sendPieces(res: ServerResponse, pieces: Iterable<string>, cut?: BodyCut): Promise<void> {
+export async function sendPieces(
+  res: ServerResponse,
+  pieces: Iterable<string>,
+  cut?: BodyCut,
+  encode: (piece: string) => Buffer = utf8,
+): Promise<void> {
   let sent = 0;
   for (const piece of pieces) {
     if (res.destroyed) return;
-    let bytes = Buffer.from(piece, 'utf8');
+    let bytes = encode(piece);
     const cutHere = cut !== undefined && sent + bytes.length >= cut.afterBytes;
     if (cutHere) bytes = bytes.subarray(0, cut.afterBytes - sent);
     sent += bytes.length;

@@ -12,6 +12,8 @@
  * - Content-Type must be application/soap+xml (1.2) or text/xml (1.1), else HTTP 415; an envelope
  *   of the other version than its Content-Type gets a VersionMismatch fault. The action (1.2
  *   Content-Type parameter or SOAPAction header) is recorded, not enforced.
+ * - `charset` applies to every SOAP answer (tables, ResultCode refusals, Faults); plain-text HTTP
+ *   errors (401, 404, 405, 413, 415, injected statuses) stay UTF-8, as a web server in front sends them.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +24,7 @@ import { DAY_MS, type LocalDay } from '../time/zone.js';
 import { matchesFilter, type ServiceCall } from '../domain/service-call.js';
 import type { HistoryRequest } from '../upstream/history-request.js';
 import { SimulatedHistory, type AnswerTimes } from './dataset.js';
+import { encodeText, isResponseCharset, xmlDeclaration, type ResponseCharset } from './charset.js';
 import {
   FaultSchedule,
   replacesAnswer,
@@ -72,6 +75,8 @@ export interface SimulatorOptions {
    * date for some calls never answered; periods still select by start (see SimulatedHistory).
    */
   answerTimes?: AnswerTimes;
+  /** Charset of SOAP answers, declared in the XML declaration and Content-Type (default `'utf-8'`). */
+  charset?: ResponseCharset;
 }
 
 export const SIMULATOR_DEFAULTS = {
@@ -138,6 +143,8 @@ export interface Simulator {
   clearFaults(): void;
   /** Replaces the style of successful answers. */
   setStyle(style: ResponseStyle): void;
+  /** Replaces the charset of the SOAP answers that follow. */
+  setCharset(charset: ResponseCharset): void;
   /** Stops listening and destroys every open connection, stalled ones included. */
   close(): Promise<void>;
 }
@@ -146,7 +153,9 @@ export interface Simulator {
 interface Answer {
   status: number;
   contentType: string;
+  /** The document as text; encoded in `charset` when sent. */
   pieces: Iterable<string>;
+  charset: ResponseCharset;
 }
 
 function credentialsOf(header: string | undefined): { login: string; password: string } | null {
@@ -171,12 +180,28 @@ function actionOf(req: IncomingMessage): string | undefined {
   return typeof header === 'string' ? header.replace(/^"(.*)"$/, '$1') : undefined;
 }
 
-function faultAnswer(code: string, reason: string, version: SoapVersion, status = 500): Answer {
-  return { status, contentType: soapContentType(version), pieces: [writeSoapFault(code, reason, version)] };
+function* declared(charset: ResponseCharset, pieces: Iterable<string>): Generator<string> {
+  const declaration = xmlDeclaration(charset);
+  if (declaration) yield declaration;
+  yield* pieces;
 }
 
-function resultCodeAnswer(code: string, text: string, version: SoapVersion): Answer {
-  return { status: 200, contentType: soapContentType(version), pieces: [writeResultCodeResponse(code, text, version)] };
+/** A SOAP document in `charset`: its declaration says so, and so does its Content-Type. */
+function soapAnswer(status: number, version: SoapVersion, charset: ResponseCharset, pieces: Iterable<string>): Answer {
+  return { status, contentType: soapContentType(version, charset), pieces: declared(charset, pieces), charset };
+}
+
+function faultAnswer(code: string, reason: string, version: SoapVersion, charset: ResponseCharset, status = 500): Answer {
+  return soapAnswer(status, version, charset, [writeSoapFault(code, reason, version)]);
+}
+
+function resultCodeAnswer(code: string, text: string, version: SoapVersion, charset: ResponseCharset): Answer {
+  return soapAnswer(200, version, charset, [writeResultCodeResponse(code, text, version)]);
+}
+
+function checkedCharset(charset: ResponseCharset): ResponseCharset {
+  if (!isResponseCharset(charset)) throw new RangeError(`charset must be 'utf-8' or 'windows-1251', got ${String(charset)}`);
+  return charset;
 }
 
 function* counting<T>(items: Iterable<T>, onEach: () => void): Generator<T> {
@@ -210,6 +235,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const faults = new FaultSchedule();
   const received: ReceivedRequest[] = [];
   let style: ResponseStyle = options.style ?? {};
+  let charset = checkedCharset(options.charset ?? 'utf-8');
   let calls = 0;
   let answersWritten = 0;
   const closing = new AbortController();
@@ -219,11 +245,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const quota = rules.takeQuota();
     if (quota) {
       entry.outcome = quota.outcome;
-      return resultCodeAnswer(quota.code, quota.text, version);
+      return resultCodeAnswer(quota.code, quota.text, version, charset);
     }
     if (unknownParams.length > 0) {
       entry.outcome = 'param-not-exist';
-      return resultCodeAnswer(PARAM_NOT_EXIST, `Параметр не существует: ${unknownParams.join(', ')}`, version);
+      return resultCodeAnswer(PARAM_NOT_EXIST, `Параметр не существует: ${unknownParams.join(', ')}`, version, charset);
     }
     const now = clock.now();
     const from = params.periodFrom ?? history.historyStart() ?? now - MISSING_FROM_LOOKBACK_MS;
@@ -231,7 +257,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const tooLong = rules.checkPeriod({ from, to });
     if (tooLong) {
       entry.outcome = tooLong.outcome;
-      return resultCodeAnswer(tooLong.code, tooLong.text, version);
+      return resultCodeAnswer(tooLong.code, tooLong.text, version, charset);
     }
     entry.outcome = 'success';
     entry.rows = 0;
@@ -245,11 +271,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const rows = (function* () {
       for (const call of matching) yield table.rowOf(call);
     })();
-    return {
-      status: 200,
-      contentType: soapContentType(version),
-      pieces: writeHistoryResponse({ soapVersion: version, columns: table.columns, rows, zone, style }),
-    };
+    return soapAnswer(200, version, charset, writeHistoryResponse({ soapVersion: version, columns: table.columns, rows, zone, style }));
   }
 
   function replacingAnswer(fault: ReplacingFault, version: SoapVersion): Answer {
@@ -259,14 +281,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
           status: fault.status,
           contentType: 'text/plain; charset=utf-8',
           pieces: [fault.body ?? `${fault.status} ${STATUS_CODES[fault.status] ?? 'Error'}`],
+          charset: 'utf-8',
         };
       case 'soap-fault': {
         const faultVersion = fault.version ?? version;
         const reason = fault.reason ?? 'Ошибка при выполнении операции на сервере (injected fault)';
-        return faultAnswer(fault.code ?? 'Server', reason, faultVersion, fault.httpStatus ?? 500);
+        return faultAnswer(fault.code ?? 'Server', reason, faultVersion, charset, fault.httpStatus ?? 500);
       }
       case 'result-code':
-        return resultCodeAnswer(fault.code, fault.text, version);
+        return resultCodeAnswer(fault.code, fault.text, version, charset);
     }
   }
 
@@ -278,7 +301,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (fault?.kind === 'truncate') cut = { afterBytes: fault.afterBytes, then: 'end' };
     if (fault?.kind === 'stall') cut = { afterBytes: fault.afterBytes, then: 'hang' };
     res.writeHead(answer.status, { 'Content-Type': answer.contentType });
-    await sendPieces(res, pieces, cut);
+    await sendPieces(res, pieces, cut, (piece) => encodeText(piece, answer.charset));
   }
 
   function plain(res: ServerResponse, entry: ReceivedRequest, status: number, text: string, headers: Record<string, string> = {}): void {
@@ -332,10 +355,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       entry.params = request.params;
       if (request.soapVersion !== declaredVersion) {
         entry.error = `SOAP ${request.soapVersion} envelope sent as SOAP ${declaredVersion}`;
-        answer = faultAnswer('VersionMismatch', entry.error, request.soapVersion);
+        answer = faultAnswer('VersionMismatch', entry.error, request.soapVersion, charset);
       } else if (request.operation !== HISTORY_OPERATION) {
         entry.outcome = 'unknown-operation';
-        answer = faultAnswer('Client', `Операция ${request.operation} не поддерживается (not simulated)`, request.soapVersion);
+        answer = faultAnswer('Client', `Операция ${request.operation} не поддерживается (not simulated)`, request.soapVersion, charset);
       } else {
         calls += 1;
         fault = faults.take();
@@ -351,7 +374,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     } catch (error) {
       if (!(error instanceof RequestReadError)) throw error;
       entry.error = error.message;
-      answer = faultAnswer('Client', error.message, error.soapVersion ?? declaredVersion);
+      answer = faultAnswer('Client', error.message, error.soapVersion ?? declaredVersion, charset);
     }
     entry.httpStatus = answer.status;
     await send(res, answer, fault);
@@ -373,8 +396,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       if (res.headersSent) return res.destroy();
       entry.httpStatus = 500;
       const reason = `simulator error: ${error instanceof Error ? error.message : String(error)}`;
-      res.writeHead(500, { 'Content-Type': soapContentType('1.2') });
-      res.end(writeSoapFault('Server', reason, '1.2'));
+      res.writeHead(500, { 'Content-Type': soapContentType('1.2', charset) });
+      res.end(encodeText(xmlDeclaration(charset) + writeSoapFault('Server', reason, '1.2'), charset));
     });
   });
 
@@ -401,6 +424,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     clearFaults: () => faults.clear(),
     setStyle: (next) => {
       style = { ...next };
+    },
+    setCharset: (next) => {
+      charset = checkedCharset(next);
     },
     close: () =>
       new Promise<void>((resolve) => {

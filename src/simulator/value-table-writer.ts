@@ -9,6 +9,7 @@ import { formatLocal } from '../time/zone.js';
 import { callResultCode, type ServiceCall } from '../domain/service-call.js';
 import { CORE_NS, PARTNER_NS, SOAP_11_NS, SOAP_12_NS, XSI_NS, XS_NS } from '../upstream/history-request.js';
 import type { ValueTableCell, ValueTableColumn } from '../upstream/value-table.js';
+import type { ResponseCharset } from './charset.js';
 
 export type SoapVersion = '1.2' | '1.1';
 
@@ -49,8 +50,9 @@ export function soapNamespace(version: SoapVersion): string {
   return version === '1.2' ? SOAP_12_NS : SOAP_11_NS;
 }
 
-export function soapContentType(version: SoapVersion): string {
-  return version === '1.2' ? 'application/soap+xml; charset=utf-8' : 'text/xml; charset=utf-8';
+/** The media type of a SOAP answer in `version`, with the charset its bytes are in. */
+export function soapContentType(version: SoapVersion, charset: ResponseCharset = 'utf-8'): string {
+  return `${version === '1.2' ? 'application/soap+xml' : 'text/xml'}; charset=${charset}`;
 }
 
 // Characters XML 1.0 cannot carry at all, not even as references (controls, lone surrogates,

@@ -1,17 +1,19 @@
-/** The simulator over HTTP with the opt-in realism: answer times, empty dates. */
+/** The simulator over HTTP with the opt-in realism: answer times, empty dates, windows-1251. */
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/time/clock.js';
 import { formatLocal, startOfDay, DAY_MS } from '../../src/time/zone.js';
 import type { ServiceCall } from '../../src/domain/service-call.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js';
+import type { ResponseCharset } from '../../src/simulator/charset.js';
 import { EMPTY_DATE_TEXT } from '../../src/simulator/value-table-writer.js';
-import { callIdsOf, parseHistoryResponse, postHistory, timeOf, type ParamName } from './support.js';
+import { basicAuth, callIdsOf, historyEnvelope, parseFault, parseHistoryResponse, postHistory, timeOf, type ParamName } from './support.js';
 
 const ZONE = 'Europe/Moscow';
 const NOW = Date.parse('2024-03-06T09:00:00Z'); // Wednesday 12:00 Moscow, daytime
 const WEEK: Partial<Record<ParamName, string>> = { PeriodFrom: '2024-02-26T00:00:00', PeriodTo: '2024-03-04T00:00:00' };
 const unlimited = { dayLimit: 10_000, nightLimit: 10_000 };
+const DECLARATION_1251 = '<?xml version="1.0" encoding="windows-1251"?>\n';
 
 const running: Simulator[] = [];
 afterEach(async () => {
@@ -124,5 +126,93 @@ describe("simulator with answerTimes: 'realistic'", () => {
     }
     expect(sim.callCount()).toBe(1);
     expect(sim.received).toHaveLength(1);
+  });
+});
+
+describe("simulator with charset: 'windows-1251'", () => {
+  const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+  const cp1251 = new TextDecoder('windows-1251');
+
+  it('answers a table in windows-1251: declaration, Content-Type, and otherwise the same document', async () => {
+    const sim = await simulator({ charset: 'windows-1251' });
+    const utf8 = await simulator();
+    const res = await postHistory(sim, WEEK);
+    expect(res.headers.get('content-type')).toBe('application/soap+xml; charset=windows-1251');
+    const bytes = await bytesOf(res);
+    const text = cp1251.decode(bytes);
+    expect(text.startsWith(DECLARATION_1251)).toBe(true);
+    expect(text.slice(DECLARATION_1251.length)).toBe(await (await postHistory(utf8, WEEK)).text());
+    expect(parseHistoryResponse(text).rows).toHaveLength(7 * 200);
+    for (const s of [sim, utf8]) {
+      expect(s.callCount()).toBe(1);
+      expect(s.received).toHaveLength(1);
+    }
+  });
+
+  it('answers OUT_OF_LIMIT with its Russian text in windows-1251 bytes', async () => {
+    const sim = await simulator({ charset: 'windows-1251', dayLimit: 1 });
+    await bytesOf(await postHistory(sim, WEEK));
+    const res = await postHistory(sim, WEEK);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/soap+xml; charset=windows-1251');
+    const bytes = await bytesOf(res);
+    // "Превышен" in windows-1251: one byte a letter, not valid UTF-8.
+    expect(bytes.includes(Buffer.from([0xcf, 0xf0, 0xe5, 0xe2, 0xfb, 0xf8, 0xe5, 0xed]))).toBe(true);
+    expect(() => strictUtf8.decode(bytes)).toThrow(TypeError);
+    const text = cp1251.decode(bytes);
+    expect(text.startsWith(DECLARATION_1251)).toBe(true);
+    const parsed = parseHistoryResponse(text);
+    expect(parsed.resultCode).toBe('OUT_OF_LIMIT');
+    expect(parsed.resultText).toMatch(/^Превышен лимит вызовов операции GetHistoryOfServiceCalls: 1 в час/);
+    expect(sim.received.map((r) => r.outcome)).toEqual(['success', 'out-of-limit']);
+    expect(sim.callCount()).toBe(2);
+  });
+
+  it('answers Faults and refusals in windows-1251 in either SOAP version', async () => {
+    const sim = await simulator({ charset: 'windows-1251' });
+    const other = await postHistory(sim, {}, { version: '1.1', body: historyEnvelope({}, '1.1').replace(/GetHistoryOfServiceCalls/g, 'ClientRead') });
+    expect(other.status).toBe(500);
+    expect(other.headers.get('content-type')).toBe('text/xml; charset=windows-1251');
+    const fault = parseFault(cp1251.decode(await bytesOf(other)).slice(DECLARATION_1251.length));
+    expect(fault.reason).toBe('Операция ClientRead не поддерживается (not simulated)');
+
+    sim.inject({ kind: 'soap-fault' }, 1);
+    const injected = await postHistory(sim, WEEK);
+    expect(injected.headers.get('content-type')).toBe('application/soap+xml; charset=windows-1251');
+    const bytes = await bytesOf(injected);
+    expect(() => strictUtf8.decode(bytes)).toThrow(TypeError);
+    expect(parseFault(cp1251.decode(bytes).slice(DECLARATION_1251.length)).reason).toMatch(/^Ошибка при выполнении операции/);
+
+    const unknownParam = historyEnvelope(WEEK).replace(
+      '</par:Params>',
+      '<Property xmlns="http://v8.1c.ru/8.1/data/core" name="Цвет"><Value xsi:type="xs:string">red</Value></Property></par:Params>',
+    );
+    const refused = parseHistoryResponse(cp1251.decode(await bytesOf(await postHistory(sim, {}, { body: unknownParam }))));
+    expect(refused).toMatchObject({ resultCode: 'PARAM_NOT_EXIST', resultText: 'Параметр не существует: Цвет' });
+
+    // The other operation is received but not counted; the injected fault and the refusal are.
+    expect(sim.received.map((r) => r.outcome)).toEqual(['unknown-operation', 'fault-injected', 'param-not-exist']);
+    expect(sim.callCount()).toBe(2);
+  });
+
+  it('switches charset for the answers that follow; plain-text HTTP errors stay UTF-8', async () => {
+    const sim = await simulator();
+    const charsetOf = async (res: Response) => {
+      await res.arrayBuffer();
+      return res.headers.get('content-type');
+    };
+    expect(await charsetOf(await postHistory(sim, WEEK))).toBe('application/soap+xml; charset=utf-8');
+    sim.setCharset('windows-1251');
+    expect(await charsetOf(await postHistory(sim, WEEK))).toBe('application/soap+xml; charset=windows-1251');
+    expect(await charsetOf(await postHistory(sim, WEEK, { authorization: basicAuth(sim.login, 'wrong') }))).toBe('text/plain; charset=utf-8');
+    sim.setCharset('utf-8');
+    expect(await charsetOf(await postHistory(sim, WEEK))).toBe('application/soap+xml; charset=utf-8');
+    expect(() => sim.setCharset('koi8-r' as ResponseCharset)).toThrow(RangeError);
+    expect(sim.received.map((r) => r.outcome)).toEqual(['success', 'success', 'unauthorized', 'success']);
+    expect(sim.callCount()).toBe(3);
+  });
+
+  it('refuses a charset it cannot write', async () => {
+    await expect(startSimulator({ clock: new ManualClock(NOW), charset: 'koi8-r' as ResponseCharset })).rejects.toThrow(RangeError);
   });
 });
