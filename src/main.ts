@@ -1,6 +1,10 @@
-/** Reads the environment, starts the server on HOST:PORT, and shuts down cleanly on SIGTERM/SIGINT. */
+/**
+ * Reads the environment, starts the server on HOST:PORT, and stops on SIGTERM/SIGINT within
+ * SHUTDOWN_TIMEOUT_MS. `npm start` execs this process, so a signal to npm's PID reaches it.
+ */
 import { ConfigError, loadSettings } from './config.js';
 import { jsonLogger } from './server/logger.js';
+import { stopOnSignals } from './server/shutdown.js';
 import { systemClock } from './time/clock.js';
 
 // graphql-js skips its development-only checks (a measurable share of every request) in production;
@@ -20,21 +24,7 @@ const logger = jsonLogger(settings.logLevel);
 
 const server = await startServer(settings, systemClock, logger);
 
-let stopping = false;
-const stop = (signal: string): void => {
-  if (stopping) return;
-  stopping = true;
-  logger.info('shutting down: finishing requests and upstream calls in flight', { signal });
-  server.close().then(
-    () => {
-      logger.info('stopped');
-      process.exit(0);
-    },
-    (error: unknown) => {
-      logger.error('shutdown failed', { error: error instanceof Error ? error.message : String(error) });
-      process.exit(1);
-    },
-  );
-};
-process.on('SIGTERM', () => stop('SIGTERM'));
-process.on('SIGINT', () => stop('SIGINT'));
+// SIGTERM/SIGINT drain within SHUTDOWN_TIMEOUT_MS, then cut what is left; a second signal cuts at once.
+stopOnSignals(server, { timeoutMs: settings.shutdownTimeoutMs, logger });
+// Only now: supervisors and tests take this line to mean the server may be used and signalled.
+logger.info('listening', { url: server.url, upstream: server.upstream, graphiql: settings.graphiql });

@@ -1,5 +1,5 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Settings } from '../config.js';
 import { createHistory } from '../history/create-history.js';
 import { type Simulator, startSimulator } from '../simulator/server.js';
@@ -7,13 +7,30 @@ import type { Clock } from '../time/clock.js';
 import { addDays, localDayOf } from '../time/zone.js';
 import { buildYoga } from '../yoga.js';
 import type { Logger } from './logger.js';
+import type { Drainable } from './shutdown.js';
 
-export interface RunningServer {
+export interface RunningServer extends Drainable {
   url: string;
   demo: boolean;
-  /** Stops taking requests, lets those in flight finish and every upstream call complete. */
+  /** The upstream's host, or 'simulator' in demo mode (never credentials). */
+  upstream: string;
+  /**
+   * Begins the drain: /ready answers 503, the listener stops accepting, idle keep-alive sockets
+   * close (and busy ones once their answer is sent). Resolves when every request and upstream call
+   * in flight has finished. Later calls return the same promise.
+   */
   close(): Promise<void>;
+  /**
+   * Aborts the upstream calls in flight (nothing of them is kept) and destroys every socket left:
+   * idle, half-sent requests, answers the client does not read. `close()` then settles promptly.
+   */
+  cut(): void;
+  /** What the drain still waits for: answers not yet sent, open sockets, and its current step. */
+  openWork(): { requests: number; sockets: number; waitingFor: DrainStep };
 }
+
+/** The drain's steps, in order: requests (with the upstream calls they wait for), then upstream calls left, then the demo simulator. */
+export type DrainStep = 'not draining' | 'requests' | 'upstream calls' | 'demo simulator' | 'nothing';
 
 /** Demo history: a few months ending today, about a busy partner's volume. */
 const DEMO_DAYS = 120;
@@ -46,9 +63,30 @@ export async function startServer(configured: Settings, clock: Clock, logger: Lo
     logger.warn('REDIS_URL is set, but the shared store is not built yet: this replica keeps its own cache and quota ledger');
   }
   const { history, ledger } = createHistory(settings, clock, { logger });
-  let ready = true;
-  const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: simulator !== undefined, isReady: () => ready });
-  const server = createServer(yoga);
+  let step: DrainStep = 'not draining';
+  const draining = (): boolean => step !== 'not draining';
+  const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: simulator !== undefined, isReady: () => !draining() });
+  const server = createServer();
+  // Counted for the shutdown log; responses also let a draining server close their keep-alive sockets.
+  const sockets = new Set<Socket>();
+  const responses = new Set<ServerResponse>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('request', (_request, response) => {
+    responses.add(response);
+    // While draining, an answer says `Connection: close`: a keep-alive client would otherwise
+    // hold its socket, and with it the drain, until the keep-alive timeout.
+    if (draining()) response.shouldKeepAlive = false;
+    response.once('finish', () => {
+      // An answer whose headers went out before the drain still said keep-alive: its socket is
+      // idle now, and closed at once.
+      if (draining()) server.closeIdleConnections();
+    });
+    response.once('close', () => responses.delete(response));
+  });
+  server.on('request', yoga);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, () => resolve());
@@ -56,18 +94,31 @@ export async function startServer(configured: Settings, clock: Clock, logger: Lo
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}/graphql`;
-  logger.info('listening', { url, upstream: simulator ? 'simulator' : new URL(settings.connect.url as string).host, graphiql: settings.graphiql });
+  let drained: Promise<void> | undefined;
 
   return {
     url,
     demo: simulator !== undefined,
-    close: async () => {
-      ready = false;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await closed;
-      await history.drain();
-      await simulator?.close();
+    upstream: simulator ? 'simulator' : new URL(settings.connect.url as string).host,
+    close: () => (drained ??= drain()),
+    cut: () => {
+      history.abort();
+      server.closeAllConnections();
     },
+    openWork: () => ({ requests: responses.size, sockets: sockets.size, waitingFor: step }),
   };
+
+  async function drain(): Promise<void> {
+    step = 'requests';
+    for (const response of responses) if (!response.headersSent) response.shouldKeepAlive = false;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await closed;
+    // Upstream calls outlive the requests that started them when a client went away.
+    step = 'upstream calls';
+    await history.drain();
+    step = 'demo simulator';
+    await simulator?.close();
+    step = 'nothing';
+  }
 }

@@ -2,8 +2,11 @@
  * `npm run simulator`: the simulated 1C-Connect endpoint on its own, for trying clients by hand.
  *
  * Environment: SIM_PORT (8081), SIM_SEED (1), SIM_CALLS_PER_DAY (200), SIM_ZONE (Europe/Moscow),
- * SIM_LOGIN / SIM_PASSWORD (demo / demo-password). Listens on 127.0.0.1 only.
+ * SIM_LOGIN / SIM_PASSWORD (demo / demo-password), SHUTDOWN_TIMEOUT_MS (10000). Listens on
+ * 127.0.0.1 only. `npm run simulator` execs this process, so SIGTERM to npm's PID reaches it.
  */
+import { jsonLogger } from '../server/logger.js';
+import { stopOnSignals } from '../server/shutdown.js';
 import { isValidTimeZone } from '../time/zone.js';
 import { SIMULATOR_DEFAULTS, startSimulator } from './server.js';
 
@@ -28,6 +31,7 @@ function settingsFromEnv() {
     zone,
     login: process.env['SIM_LOGIN'] || SIMULATOR_DEFAULTS.login,
     password: process.env['SIM_PASSWORD'] || SIMULATOR_DEFAULTS.password,
+    shutdownTimeoutMs: integerFromEnv('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
   };
 }
 
@@ -41,20 +45,17 @@ async function main(): Promise<void> {
     return;
   }
   const simulator = await startSimulator(settings);
+  // The simulator's close() already destroys every connection, stalled answers included: the drain
+  // is immediate, and the time limit only guards against a close that hangs.
+  stopOnSignals(
+    { close: () => simulator.close(), cut: () => {}, openWork: () => ({}) },
+    { timeoutMs: settings.shutdownTimeoutMs, logger: jsonLogger() },
+  );
+  // Announced once a signal is handled: whoever reads this line may stop the simulator from then on.
   console.log(`1C-Connect simulator (GetHistoryOfServiceCalls) listening on ${simulator.url}`);
   console.log(`  login:    ${simulator.login}`);
   console.log(`  password: ${simulator.password}`);
   console.log(`  seed ${settings.seed}, ${settings.callsPerDay} calls per day, zone ${settings.zone}`);
-
-  const shutdown = (signal: string): void => {
-    console.log(`${signal}: shutting down`);
-    simulator.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
 }
 
 main().catch((error: unknown) => {
