@@ -1,46 +1,23 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LISTENING, type NpmProcess, spawnNpm } from '../support/npm-process.js';
 
-let child: ChildProcess | undefined;
-let log = '';
+let npm: NpmProcess | undefined;
 
 /** `npm start` with no configuration at all, as a newcomer runs it; resolves with the GraphQL URL. */
 async function startDemo(): Promise<string> {
-  child = spawn('npm', ['start'], {
-    cwd: new URL('../..', import.meta.url).pathname,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0' },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line within 60 s:\n${log}`)), 60_000);
-    const onData = (data: Buffer): void => {
-      log += data.toString();
-      const match = /"message":"listening","url":"([^"]+)"/.exec(log);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1] as string);
-      }
-    };
-    child?.stdout?.on('data', onData);
-    child?.stderr?.on('data', onData);
-    child?.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${log}`)));
-  });
+  npm = spawnNpm('start', { PORT: '0' });
+  return (await npm.waitFor(LISTENING, 60_000))[1] as string;
 }
 
 afterAll(async () => {
-  if (child?.pid && child.exitCode === null && child.signalCode === null) {
-    const closed = once(child, 'close');
-    process.kill(-child.pid, 'SIGTERM');
-    await closed;
-  }
+  await npm?.kill();
 });
 
 describe('demo start', () => {
   it('serves /health, GraphiQL with a demo default query, and that query returns calls', async () => {
     const url = await startDemo();
-    expect(log).toContain('DEMO MODE');
+    const log = (): string => npm?.output() ?? '';
+    expect(log()).toContain('DEMO MODE');
     const base = url.replace(/\/graphql$/, '');
 
     const health = await fetch(`${base}/health`);
@@ -79,12 +56,12 @@ describe('demo start', () => {
     expect(second.data?.serviceCalls.totalCount).toBe(result.data?.serviceCalls.totalCount);
     expect(second.data?.quota.usedLastHour).toBe(1);
 
-    // SIGTERM (to npm and the server alike): the server finishes what is in flight and stops.
-    // 'close' waits for the server too: it holds the output pipes until it exits.
-    const closed = once(child as ChildProcess, 'close');
-    process.kill(-(child?.pid as number), 'SIGTERM');
-    await closed;
-    expect(log).toContain('"message":"shutting down');
-    expect(log).toContain('"message":"stopped"');
+    // SIGTERM to the whole group, npm and the server alike (npm relays its copy too): one request
+    // to stop, so the server finishes what is in flight and stops cleanly.
+    // 'closed' waits for the server too: it holds the output pipes until it exits.
+    process.kill(-(npm?.pid as number), 'SIGTERM');
+    await npm?.closed;
+    expect(log()).toContain('"message":"shutting down');
+    expect(log()).toContain('"message":"stopped","clean":true');
   }, 90_000);
 });
