@@ -275,9 +275,11 @@ export class SimulatedHistory {
 
   /**
    * The calls answered in [fromMs, toMs), by callTime (calls with a null callTime are never in it),
-   * that exist by the clock's now, in answer order (callTime, then call ID). What a correct server
-   * serves for that period once it holds every upstream period that can hold these calls (a call
-   * answered just after midnight comes in the previous day's answer).
+   * that exist by the clock's now, in answer order (callTime, then call ID). The calls with a
+   * callTime that a correct server serves for that period once it holds every upstream period that
+   * can hold them (a call answered just after midnight comes in the previous day's answer); the
+   * calls without one it places by the period that returned them, and these are not here (find
+   * them with simulatedCallsStartedBetween, which gives each call's start).
    */
   callsAnsweredBetween(fromMs: number, toMs: number): ServiceCall[] {
     const answered: ServiceCall[] = [];

@@ -87,6 +87,8 @@ export const SIMULATOR_DEFAULTS = {
   seed: 1,
   callsPerDay: 200,
   zone: 'Europe/Moscow',
+  answerTimes: 'at-start',
+  charset: 'utf-8',
 } as const;
 
 export type RequestOutcome =
@@ -223,7 +225,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     zone,
     clock,
     firstDay: options.firstDay,
-    answerTimes: options.answerTimes,
+    answerTimes: options.answerTimes ?? SIMULATOR_DEFAULTS.answerTimes,
   });
   const rules = new UpstreamRules(clock, {
     zone,
@@ -235,7 +237,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const faults = new FaultSchedule();
   const received: ReceivedRequest[] = [];
   let style: ResponseStyle = options.style ?? {};
-  let charset = checkedCharset(options.charset ?? 'utf-8');
+  let charset = checkedCharset(options.charset ?? SIMULATOR_DEFAULTS.charset);
   let calls = 0;
   let answersWritten = 0;
   const closing = new AbortController();
