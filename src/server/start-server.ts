@@ -52,6 +52,9 @@ export async function startServer(configured: Settings, clock: Clock, logger: Lo
       dayLimit: c.dayLimit,
       nightLimit: c.nightLimit,
       dayMaxDays: c.dayMaxDays,
+      // As 1C-Connect answers: periods select calls by when they started ringing, CallTime is when
+      // they were answered, and calls never answered may carry 1C's empty date.
+      answerTimes: 'realistic',
     });
     settings = { ...settings, connect: { ...c, url: simulator.url, login: simulator.login, password: simulator.password } };
     logger.warn('DEMO MODE: CONNECT_URL is not set; serving generated calls from the built-in 1C-Connect simulator', {
