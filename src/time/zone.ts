@@ -1,141 +1,218 @@
 /**
- * Wall-clock time in a named IANA zone (the upstream's CONNECT_TIMEZONE), from instants and back.
- * Built on Intl so DST rules come from the platform; offsets are cached per quarter hour because
+ * Wall-clock time in a named IANA zone (the upstream's CONNECT_TIMEZONE), from instants and back,
+ * exact for wall times in years 1..9999 (4-digit years, LMT offsets with seconds included).
+ * Built on Intl so the zone rules come from the platform. Offsets are cached per UTC day because
  * the decoder converts every row's CallTime.
+ *
+ * Units: an instant is epoch milliseconds; a wall time is the zone's clock reading in milliseconds
+ * written as if it were UTC; an offset is milliseconds east of UTC (wall = instant + offset).
  */
+import { DAY_MS, formatMillis, formatWall, formatWallDate, isWallInRange, parseDay, wallOf } from './civil.js';
+import { parseXsDateTime } from './xs-date-time.js';
 
+export { DAY_MS, formatWall } from './civil.js';
+
+const SECOND = 1000;
 const MINUTE = 60_000;
-const QUARTER_HOUR = 15 * MINUTE;
-export const DAY_MS = 86_400_000;
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-const offsetCaches = new Map<string, Map<number, number>>();
+interface ZoneCache {
+  formatter: Intl.DateTimeFormat;
+  /** Per UTC day (floor(instant / DAY_MS)): its offset when it is the same all day, NaN otherwise. */
+  days: Map<number, number>;
+  /** Per UTC day whose offset changes: the instants of the changes and the offsets they bring. */
+  changes: Map<number, DayChanges>;
+}
 
-function formatterFor(zone: string): Intl.DateTimeFormat {
-  let formatter = formatters.get(zone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(zone, formatter);
+interface DayChanges {
+  /** Offset from the start of the day up to the first change. */
+  first: number;
+  /** Instants (whole seconds) at which the offset changes, ascending. */
+  at: number[];
+  /** The offset from `at[k]` on. */
+  offsets: number[];
+}
+
+const caches = new Map<string, ZoneCache>();
+// The decoder asks about one zone, row after row: its cache is kept at hand.
+let lastZone = '';
+let lastCache: ZoneCache | undefined;
+const DAY_CACHE_SIZE = 100_000;
+
+function cacheFor(zone: string): ZoneCache {
+  if (zone === lastZone && lastCache) return lastCache;
+  let cache = caches.get(zone);
+  if (!cache) {
+    cache = {
+      formatter: new Intl.DateTimeFormat('en-US', {
+        timeZone: zone,
+        hourCycle: 'h23',
+        era: 'short',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
+      }),
+      days: new Map(),
+      changes: new Map(),
+    };
+    caches.set(zone, cache);
   }
-  return formatter;
+  lastZone = zone;
+  lastCache = cache;
+  return cache;
 }
 
 export function isValidTimeZone(zone: string): boolean {
   try {
-    formatterFor(zone);
+    cacheFor(zone);
     return true;
   } catch {
     return false;
   }
 }
 
-function computeOffset(instant: number, zone: string): number {
-  const parts = formatterFor(zone).formatToParts(new Date(instant));
-  const field = (type: Intl.DateTimeFormatPartTypes): number =>
-    Number(parts.find((p) => p.type === type)?.value ?? 0);
-  const wall = Date.UTC(field('year'), field('month') - 1, field('day'), field('hour'), field('minute'), field('second'));
-  return wall - Math.floor(instant / 1000) * 1000;
-}
-
-/** Milliseconds to add to an instant to get the zone's wall clock at that instant. */
-export function offsetAt(instant: number, zone: string): number {
-  let cache = offsetCaches.get(zone);
-  if (!cache) {
-    cache = new Map();
-    offsetCaches.set(zone, cache);
+/** The offset at an instant, asked of Intl (slow: a formatToParts call). Whole seconds. */
+function computeOffset(instant: number, formatter: Intl.DateTimeFormat): number {
+  let year = 0;
+  let month = 0;
+  let day = 0;
+  let hour = 0;
+  let minute = 0;
+  let second = 0;
+  let bce = false;
+  for (const part of formatter.formatToParts(instant)) {
+    switch (part.type) {
+      case 'year':
+        year = Number(part.value);
+        break;
+      case 'month':
+        month = Number(part.value);
+        break;
+      case 'day':
+        day = Number(part.value);
+        break;
+      case 'hour':
+        hour = Number(part.value);
+        break;
+      case 'minute':
+        minute = Number(part.value);
+        break;
+      case 'second':
+        second = Number(part.value);
+        break;
+      case 'era':
+        bce = part.value === 'BC' || part.value === 'B';
+        break;
+      default:
+    }
   }
-  // Most days have one offset all day: one entry per day then, per quarter hour only on a day
-  // whose offset changes (a DST switch).
-  const day = Math.floor(instant / DAY_MS);
-  let offset = cache.get(day);
-  if (offset === undefined) {
-    const start = computeOffset(day * DAY_MS, zone);
-    const end = computeOffset((day + 1) * DAY_MS - QUARTER_HOUR, zone);
-    offset = start === end ? start : Number.NaN;
-    if (cache.size > 100_000) cache.clear();
-    cache.set(day, offset);
-  }
-  if (!Number.isNaN(offset)) return offset;
-  return computeOffset(Math.floor(instant / QUARTER_HOUR) * QUARTER_HOUR, zone);
+  // Intl writes 1 BCE as year 1 BC; astronomically it is year 0.
+  const astronomicalYear = bce ? 1 - year : year;
+  return wallOf(astronomicalYear, month, day, hour, minute, second) - Math.floor(instant / SECOND) * SECOND;
 }
 
 /**
- * The instant at which the zone's wall clock shows `wall` (wall time written as if it were UTC).
- * In a DST gap the later offset wins; in an overlap, the earlier instant.
+ * Learns the offsets of a UTC day. A day whose first and last seconds share an offset is taken to
+ * have it all day: tzdata has no zone that changes and changes back within one UTC day.
  */
-export function wallToInstant(wall: number, zone: string): number {
-  const first = wall - offsetAt(wall, zone);
-  const second = wall - offsetAt(first, zone);
-  return second;
+function learnDay(cache: ZoneCache, day: number): number {
+  const start = day * DAY_MS;
+  const last = start + DAY_MS - SECOND;
+  const first = computeOffset(start, cache.formatter);
+  const end = computeOffset(last, cache.formatter);
+  if (cache.days.size >= DAY_CACHE_SIZE) {
+    cache.days.clear();
+    cache.changes.clear();
+  }
+  if (first === end) {
+    cache.days.set(day, first);
+    return first;
+  }
+  // Bisect to the second of each change; several changes in one day are found one after another.
+  const at: number[] = [];
+  const offsets: number[] = [];
+  let lo = start;
+  let current = first;
+  while (current !== end) {
+    let hi = last;
+    while (hi - lo > SECOND) {
+      const mid = lo + Math.floor((hi - lo) / (2 * SECOND)) * SECOND;
+      if (computeOffset(mid, cache.formatter) === current) lo = mid;
+      else hi = mid;
+    }
+    current = computeOffset(hi, cache.formatter);
+    at.push(hi);
+    offsets.push(current);
+    lo = hi;
+  }
+  cache.changes.set(day, { first, at, offsets });
+  cache.days.set(day, Number.NaN);
+  return Number.NaN;
 }
 
+/** Offset of the zone at an instant (ms east of UTC): wall = instant + offset. */
+export function offsetAt(instant: number, zone: string): number {
+  const cache = cacheFor(zone);
+  const day = Math.floor(instant / DAY_MS);
+  let offset = cache.days.get(day);
+  if (offset === undefined) offset = learnDay(cache, day);
+  if (offset === offset) return offset; // not NaN: the same all day
+  let changes = cache.changes.get(day);
+  if (!changes) {
+    learnDay(cache, day);
+    changes = cache.changes.get(day) as DayChanges;
+  }
+  let result = changes.first;
+  for (let k = 0; k < changes.at.length && instant >= (changes.at[k] as number); k++) result = changes.offsets[k] as number;
+  return result;
+}
+
+/**
+ * The instant at which the zone's wall clock shows `wall`, as Temporal's 'compatible'
+ * disambiguation: in an overlap (the clock set back) the earlier of the two instants; in a gap
+ * (the clock set forward) the wall time is read with the offset from before the gap, so it lands
+ * as far past the gap's start as it was written (02:30 in a 02:00→03:00 gap is 03:30).
+ */
+export function wallToInstant(wall: number, zone: string): number {
+  const before = offsetAt(wall - DAY_MS, zone);
+  const after = offsetAt(wall + DAY_MS, zone);
+  const early = wall - before;
+  if (before === after) return early;
+  const late = wall - after;
+  const earlyFits = offsetAt(early, zone) === before;
+  const lateFits = offsetAt(late, zone) === after;
+  if (earlyFits && lateFits) return Math.min(early, late);
+  if (lateFits) return late;
+  // earlyFits alone, or a gap: both give the wall time read with the offset from before.
+  return early;
+}
+
+/** The zone's wall time (ms as if UTC) at an instant. */
 export function instantToWall(instant: number, zone: string): number {
   return instant + offsetAt(instant, zone);
 }
 
-const DIGIT_0 = 48;
-
-/** The number written by the ASCII digits text[from..to), or -1 when one is not a digit. */
-function digits(text: string, from: number, to: number): number {
-  let value = 0;
-  for (let i = from; i < to; i++) {
-    const d = text.charCodeAt(i) - DIGIT_0;
-    if (d < 0 || d > 9) return -1;
-    value = value * 10 + d;
-  }
-  return value;
+/**
+ * Can the instant be written exactly as ISO 8601 with the zone's offset (`formatIsoWithOffset`)?
+ * True when it is a whole millisecond, the zone's offset then is a whole number of minutes (not an
+ * LMT offset such as +02:30:17) and its wall time lies in years 1..9999.
+ */
+export function isIsoRepresentable(instant: number, zone: string): boolean {
+  if (!Number.isInteger(instant)) return false;
+  const offset = offsetAt(instant, zone);
+  return offset % MINUTE === 0 && isWallInRange(instant + offset);
 }
 
 /**
- * `2019-09-26T18:29:37` (optionally with a fraction) as wall time (ms, as if UTC), or null when it
- * is not a real date-time. Read by hand: the decoder converts one per row.
+ * `2019-09-26T18:29:37` (an optional fraction and no offset) as wall time (ms, as if UTC), or
+ * null when it is not one (or has an offset). Kept for readers of the upstream's offset-less form;
+ * new code uses `parseXsDateTime`, which also says why.
  */
 export function parseWallDateTime(text: string): number | null {
-  if (text.length < 19 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84 ||
-    text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) {
-    return null;
-  }
-  const year = digits(text, 0, 4);
-  const month = digits(text, 5, 7);
-  const day = digits(text, 8, 10);
-  const hour = digits(text, 11, 13);
-  const minute = digits(text, 14, 16);
-  const second = digits(text, 17, 19);
-  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) {
-    return null;
-  }
-  let fraction = 0;
-  if (text.length > 19) {
-    if (text.charCodeAt(19) !== 46 || text.length === 20 || text.length > 29) return null;
-    const value = digits(text, 20, text.length);
-    if (value < 0) return null;
-    fraction = Math.floor((value / 10 ** (text.length - 20)) * 1000);
-  }
-  // Date.UTC rolls 31 February over into March; a real date is at most its month's length.
-  if (day > 28 && day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return null;
-  const wall = Date.UTC(year, month - 1, day, hour, minute, second, fraction);
-  // Date.UTC reads years 0..99 as 1900..1999 (1C's empty date is 0001-01-01).
-  return year < 100 ? new Date(wall).setUTCFullYear(year) : wall;
-}
-
-const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
-
-/** Wall time as `YYYY-MM-DDTHH:mm:ss`, the upstream's offset-less form. */
-export function formatWall(wall: number): string {
-  const d = new Date(wall);
-  return (
-    `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}` +
-    `T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`
-  );
+  const parsed = parseXsDateTime(text);
+  return parsed.ok && parsed.offsetMs === null ? parsed.wall : null;
 }
 
 /** The instant as the zone's wall time without an offset: what the upstream reads and writes. */
@@ -146,7 +223,11 @@ export function formatLocal(instant: number, zone: string): string {
 const isoCaches = new Map<string, Map<number, string>>();
 const ISO_CACHE_SIZE = 100_000;
 
-/** ISO 8601 with the zone's offset, e.g. `2019-09-26T18:29:37+03:00`. Remembered: pages of held calls repeat. */
+/**
+ * ISO 8601 with the zone's offset, e.g. `2019-09-26T18:29:37+03:00` (milliseconds when not 0).
+ * Throws RangeError when `isIsoRepresentable` is false: such an instant has no exact form here.
+ * Remembered: pages of held calls repeat.
+ */
 export function formatIsoWithOffset(instant: number, zone: string): string {
   let cache = isoCaches.get(zone);
   if (!cache) {
@@ -162,32 +243,49 @@ export function formatIsoWithOffset(instant: number, zone: string): string {
   return text;
 }
 
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
+
 function isoWithOffset(instant: number, zone: string): string {
   const offset = offsetAt(instant, zone);
-  const ms = new Date(instant).getUTCMilliseconds();
-  const base = formatWall(instant + offset) + (ms ? `.${String(ms).padStart(3, '0')}` : '');
+  if (offset % MINUTE !== 0 || !Number.isInteger(instant)) {
+    throw new RangeError(
+      `${new Date(instant).toISOString()} has no ISO 8601 form in ${zone}: its offset there is ${offset / SECOND} s, not whole minutes`,
+    );
+  }
+  const wall = instant + offset;
   const sign = offset < 0 ? '-' : '+';
-  const abs = Math.abs(offset) / MINUTE;
-  return `${base}${sign}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`;
+  const minutes = Math.abs(offset) / MINUTE;
+  return `${formatWall(wall)}${formatMillis(wall)}${sign}${pad2(Math.floor(minutes / 60))}:${pad2(minutes % 60)}`;
 }
 
-/** A calendar day of the zone, `YYYY-MM-DD`. */
+/** A calendar day of the zone, `YYYY-MM-DD` (years 0001..9999). */
 export type LocalDay = string;
 
+/** The zone's calendar day at an instant; throws RangeError outside years 1..9999. */
 export function localDayOf(instant: number, zone: string): LocalDay {
-  return formatWall(instantToWall(instant, zone)).slice(0, 10);
+  return formatWallDate(instantToWall(instant, zone));
 }
 
+/** Wall time (ms) of the midnight that starts a day; throws RangeError for a text that is not a real day. */
+export function localDayToWall(day: LocalDay): number {
+  const wall = parseDay(day);
+  if (wall === null) throw new RangeError(`${JSON.stringify(day)} is not a calendar day YYYY-MM-DD in years 0001..9999`);
+  return wall;
+}
+
+/** The day `days` (an integer, may be negative) after `day`; throws RangeError past years 1..9999. */
 export function addDays(day: LocalDay, days: number): LocalDay {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
+  if (!Number.isInteger(days)) throw new RangeError(`${days} is not a whole number of days`);
+  return formatWallDate(localDayToWall(day) + days * DAY_MS);
 }
 
-/** The instant the day starts in the zone. */
+/** The instant (epoch ms) the day starts in the zone: its first instant when midnight falls in a gap. */
 export function startOfDay(day: LocalDay, zone: string): number {
-  return wallToInstant(Date.parse(`${day}T00:00:00Z`), zone);
+  return wallToInstant(localDayToWall(day), zone);
 }
 
 /** The zone's wall-clock hour (0..23) at an instant. */
 export function localHour(instant: number, zone: string): number {
-  return new Date(instantToWall(instant, zone)).getUTCHours();
+  const wall = instantToWall(instant, zone);
+  return Math.floor((((wall % DAY_MS) + DAY_MS) % DAY_MS) / 3_600_000);
 }
