@@ -85,7 +85,10 @@ export class UpstreamUnavailableError extends ConnectError {
   }
 }
 
-/** The body is not a well-formed, complete GetHistoryOfServiceCalls response. */
+/**
+ * The body is not a well-formed, complete GetHistoryOfServiceCalls response, or one that cannot be
+ * decoded. `truncated` and `complete` tell a consumer whether fetching it again could help.
+ */
 export class UpstreamProtocolError extends ConnectError {
   readonly kind = 'protocol' as const;
   constructor(
@@ -94,23 +97,42 @@ export class UpstreamProtocolError extends ConnectError {
     readonly rowsDecoded = 0,
     /** The body ended early (a cut connection) rather than saying something wrong. */
     readonly truncated = false,
+    /**
+     * The whole response arrived (its SOAP envelope closed) and still cannot be used: a bad value,
+     * a missing column, a row of the wrong length, a charset it is not in. Fetching it again would
+     * bring the same. False for cut bodies, malformed XML and anything not known to be whole.
+     */
+    readonly complete = false,
   ) {
     super(message);
   }
+  /** The same error, known to come from a complete response. */
+  asComplete(): UpstreamProtocolError {
+    return new UpstreamProtocolError(this.message, this.rowsDecoded, false, true);
+  }
   override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), rowsDecoded: this.rowsDecoded, truncated: this.truncated };
+    return { ...super.toJSON(), rowsDecoded: this.rowsDecoded, truncated: this.truncated, complete: this.complete };
   }
 }
 
-/** A cell whose text does not parse as its type. Row numbers count from 1. */
+/**
+ * A cell whose text is not a valid value of its type, or a value that cannot be served as it is
+ * (a Duration past GraphQL Int, a CallTime outside the served range). Row numbers count from 1.
+ */
 export class ValueConversionError extends UpstreamProtocolError {
   constructor(
     readonly row: number,
     readonly column: string,
     readonly valueType: string,
     readonly text: string,
+    /** What is wrong, e.g. `is outside 0..2147483647`; by default `is not a valid <valueType>`. */
+    readonly reason = `is not a valid ${valueType}`,
+    complete = false,
   ) {
-    super(`row ${row}, column ${column}: ${JSON.stringify(text.slice(0, 80))} is not a valid ${valueType}`, row - 1);
+    super(`row ${row}, column ${column}: ${JSON.stringify(text.slice(0, 80))} ${reason}`, row - 1, false, complete);
+  }
+  override asComplete(): ValueConversionError {
+    return new ValueConversionError(this.row, this.column, this.valueType, this.text, this.reason, true);
   }
   override toJSON(): Record<string, unknown> {
     return { ...super.toJSON(), row: this.row, column: this.column, valueType: this.valueType };

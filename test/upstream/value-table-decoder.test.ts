@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { ServiceCall } from '../../src/domain/service-call.js';
+import { serviceCallDecoder } from '../../src/upstream/service-call-row.js';
+import { ValueTableDecoder } from '../../src/upstream/value-table-decoder.js';
 import {
   SoapFaultError,
   UpstreamOutOfLimitError,
@@ -65,13 +68,19 @@ describe('ValueTableDecoder', () => {
     expect(decodeText(xml, { columns: ['N'] }).rows).toEqual([{ N: null }, { N: 3 }, { N: null }, { N: 4 }]);
   });
 
+  it("reads exactly xs:decimal's lexical space: a sign, a lone point, XML whitespace around", () => {
+    const valid = ['0', '-12', '3.25', '1234567890123456789', '+12', '12.', '.5', '-.5', '+0.50', ' \t7\n '];
+    const fine = responseWithTable(`${column('N', 'xs:decimal')}${valid.map((t) => row(cell('xs:decimal', t))).join('')}`);
+    const { rows, error } = decodeText(fine, { columns: ['N'] });
+    expect(error).toBeUndefined();
+    expect(rows.map((r) => r.N)).toEqual([0, -12, 3.25, 1234567890123456789, 12, 12, 0.5, -0.5, 0.5, 7]);
+  });
+
   it('rejects decimals that Number() would take but xs:decimal does not', () => {
-    for (const text of ['', ' ', '0x1F', '1e3', 'Infinity', '1.', '.5', '--1']) {
+    for (const text of ['', ' ', '0x1F', '1e3', '1E3', 'Infinity', 'NaN', '--1', '+-1', '1,5', '+', '-', '.', '1 2', '\u00a012', '１２']) {
       const xml = responseWithTable(`${column('N', 'xs:decimal')}${row(cell('xs:decimal', text))}`);
-      expect(decodeText(xml, { columns: ['N'] }).error, JSON.stringify(text)).toMatchObject({ row: 1, column: 'N' });
+      expect(decodeText(xml, { columns: ['N'] }).error, JSON.stringify(text)).toMatchObject({ row: 1, column: 'N', complete: true });
     }
-    const fine = responseWithTable(`${column('N', 'xs:decimal')}${['0', '-12', '3.25', '1234567890123456789'].map((t) => row(cell('xs:decimal', t))).join('')}`);
-    expect(decodeText(fine, { columns: ['N'] }).rows.map((r) => r.N)).toEqual([0, -12, 3.25, 1234567890123456789]);
   });
 
   it('reads xsi:nil as null, in its position', () => {
@@ -219,7 +228,7 @@ describe('ValueTableDecoder', () => {
     const { rows, error } = decodeText(cut, { chunkSize: 100 });
     expect(rows.map((r) => r.CallID)).toEqual([ID(1), ID(2)]);
     expect(error).toBeInstanceOf(UpstreamProtocolError);
-    expect(error).toMatchObject({ rowsDecoded: 2, truncated: true });
+    expect(error).toMatchObject({ rowsDecoded: 2, truncated: true, complete: false });
     expect(error?.message).toContain('ended before the SOAP envelope closed');
   });
 
@@ -235,6 +244,7 @@ describe('ValueTableDecoder', () => {
     const { error } = decodeText(xml);
     expect(error).toBeInstanceOf(UpstreamProtocolError);
     expect(error?.message).toMatch(/^malformed XML/);
+    expect(error).toMatchObject({ complete: false, truncated: false });
   });
 
   it('rejects a SUCCESS response without a table, and a response without ResultCode', () => {
@@ -263,5 +273,206 @@ describe('ValueTableDecoder', () => {
     const error = decodeText(fault11).error;
     expect(error).toBeInstanceOf(SoapFaultError);
     expect(error).toMatchObject({ faultCode: 's:Server', faultReason: 'Internal error' });
+  });
+});
+
+/** A GetHistoryOfServiceCalls response through the ServiceCall decoder, in pieces of `chunkSize`. */
+function decodeCalls(xml: string, zone = 'Europe/Moscow', chunkSize = xml.length) {
+  const calls: ServiceCall[] = [];
+  const decoder = serviceCallDecoder(zone, (call) => calls.push(call));
+  try {
+    for (let i = 0; i < xml.length; i += chunkSize) decoder.write(xml.slice(i, i + chunkSize));
+    return { calls, summary: decoder.end(), error: undefined };
+  } catch (error) {
+    if (!(error instanceof UpstreamProtocolError) && !(error instanceof UpstreamResultError)) throw error;
+    return { calls, summary: undefined, error };
+  }
+}
+
+const CALL_TIME = 4;
+const CALL_RESULT = 7;
+const DURATION = 8;
+const withValue = (position: number, type: string, text: string): string =>
+  responseWithTable(`${HISTORY_COLUMNS_XML}${historyRow(1)}${historyRow(2, { [position]: cell(type, text) })}`);
+
+describe('ServiceCall decoding: every value accepted can be served', () => {
+  it.each([
+    ['0001-01-01T00:00:00'],
+    ['0001-01-01T00:00:00.000'],
+    ['0001-01-01T00:00:00Z'],
+    ['0001-01-01T00:00:00+00:00'],
+    ['0001-01-01T00:00:00+03:00'],
+    ['\n\t0001-01-01T00:00:00 '],
+  ])("reads 1C's empty date %j as a null callTime and keeps the call", (text) => {
+    const { calls, error, summary } = decodeCalls(withValue(CALL_TIME, 'xs:dateTime', text));
+    expect(error).toBeUndefined();
+    expect(calls.map((c) => c.callTime)).toEqual([Date.parse('2024-03-01T10:00:00+03:00'), null]);
+    expect(calls[1]?.callId).toBe(ID(2));
+    expect(summary?.nulls).toBe(1);
+  });
+
+  it.each([
+    ['2019-09-26T18:31:04+03:00', '2019-09-26T18:31:04+03:00'],
+    ['2019-09-26T15:31:04Z', '2019-09-26T18:31:04+03:00'],
+    ['2019-09-26T10:31:04-05:00', '2019-09-26T18:31:04+03:00'],
+    ['2019-09-26T15:31:04-00:00', '2019-09-26T18:31:04+03:00'],
+    ['2019-09-26T24:00:00', '2019-09-27T00:00:00+03:00'],
+    ['2019-09-26T18:31:04.250', '2019-09-26T18:31:04.250+03:00'],
+    ['1999-12-31T21:00:00Z', '2000-01-01T00:00:00+03:00'],
+    ['2099-12-31T23:59:59', '2099-12-31T23:59:59+03:00'],
+  ])('reads CallTime %j as the instant %s', (text, instant) => {
+    const { calls, error } = decodeCalls(withValue(CALL_TIME, 'xs:dateTime', text));
+    expect(error).toBeUndefined();
+    expect(calls[1]?.callTime).toBe(Date.parse(instant));
+  });
+
+  it.each([
+    ['1999-12-31T23:59:59', 'served range'],
+    ['2100-01-01T00:00:00', 'served range'],
+    ['2099-12-31T21:00:00Z', 'served range'],
+    ['1850-06-01T12:00:00', 'cannot be written exactly in Europe/Moscow'],
+    ['0002-01-01T00:00:00', 'cannot be written exactly'],
+    ['-2019-09-26T18:31:04', 'cannot be held exactly: year -2019'],
+    ['12019-09-26T18:31:04', 'cannot be held exactly: year 12019'],
+    ['2019-09-26T18:31:04.0001', 'finer than a millisecond'],
+    ['2019-09-26T18:31:04+15:00', 'is not a valid xs:dateTime: offset +15:00'],
+    ['0000-01-01T00:00:00', 'is not a valid xs:dateTime: year 0000'],
+  ])('refuses CallTime %j (%s), naming row 2 and CallTime, never inventing an instant', (text, reason) => {
+    const { calls, error } = decodeCalls(withValue(CALL_TIME, 'xs:dateTime', text));
+    expect(calls).toHaveLength(1);
+    expect(error).toBeInstanceOf(ValueConversionError);
+    expect(error).toMatchObject({ row: 2, column: 'CallTime', complete: true });
+    expect(error?.message).toContain('row 2, column CallTime');
+    expect(error?.message).toContain(reason);
+  });
+
+  it('checks the served range on the wall time of the upstream zone', () => {
+    // Year 2 in UTC has a whole-minute offset, so only the served range refuses it.
+    const { error } = decodeCalls(withValue(CALL_TIME, 'xs:dateTime', '0002-01-01T00:00:00'), 'UTC');
+    expect(error?.message).toContain('served range 2000-01-01..2100-01-01');
+  });
+
+  it.each([
+    ['0', 0], ['12', 12], ['+12', 12], ['12.0', 12], ['12.', 12], ['0012.000', 12], ['-0', 0], ['2147483647', 2147483647],
+    ['00000000000000000000000000012', 12],
+  ])('reads Duration %j as %i seconds', (text, seconds) => {
+    const { calls, error } = decodeCalls(withValue(DURATION, 'xs:decimal', text));
+    expect(error).toBeUndefined();
+    expect(calls[1]?.durationSeconds).toBe(seconds);
+    expect(Object.is(calls[1]?.durationSeconds, -0)).toBe(false);
+  });
+
+  it.each([
+    ['2147483648', 'is outside 0..2147483647'],
+    ['99999999999999999999999', 'is outside 0..2147483647'],
+    ['-1', 'is outside 0..2147483647'],
+    ['12.5', 'is not a whole number'],
+    ['.5', 'is not a whole number'],
+    // Number() would round this to 2147483647: the text decides.
+    ['2147483647.00000000000000001', 'is not a whole number'],
+    ['1e3', 'is not a valid xs:decimal'],
+  ])('refuses Duration %j (%s), naming row 2 and Duration', (text, reason) => {
+    const { calls, error } = decodeCalls(withValue(DURATION, 'xs:decimal', text));
+    expect(calls).toHaveLength(1);
+    expect(error).toMatchObject({ row: 2, column: 'Duration', complete: true });
+    expect(error?.message).toContain(reason);
+  });
+
+  it('reads CallResult 1 and 2 however written, and refuses anything else', () => {
+    for (const [text, result] of [['1', 'SUCCESSFUL'], ['+2', 'UNSUCCESSFUL'], ['2.000', 'UNSUCCESSFUL'], ['01', 'SUCCESSFUL']]) {
+      expect(decodeCalls(withValue(CALL_RESULT, 'xs:decimal', text as string)).calls[1]?.callResult, text).toBe(result);
+    }
+    for (const text of ['0', '3', '-1', '1.5', '']) {
+      expect(decodeCalls(withValue(CALL_RESULT, 'xs:decimal', text)).error, text).toMatchObject({ row: 2, column: 'CallResult', complete: true });
+    }
+  });
+});
+
+describe('a response that is complete but cannot be decoded, told from a cut one', () => {
+  const threeRows = (bad: string): string =>
+    responseWithTable(`${HISTORY_COLUMNS_XML}${historyRow(1)}${historyRow(2, { [DURATION]: cell('xs:decimal', bad) })}${historyRow(3)}`);
+
+  it('reads on past a bad value to the end, hands out no later row, and then names the first bad value', () => {
+    const xml = responseWithTable(
+      `${HISTORY_COLUMNS_XML}${historyRow(1)}${historyRow(2, { [DURATION]: cell('xs:decimal', '1.5') })}` +
+        `${historyRow(3, { [CALL_RESULT]: cell('xs:decimal', '7') })}${historyRow(4)}`,
+    );
+    for (const size of [1, 7, 100, xml.length]) {
+      const { calls, error } = decodeCalls(xml, 'Europe/Moscow', size);
+      expect(calls.map((c) => c.callId), `chunk ${size}`).toEqual([ID(1)]);
+      expect(error, `chunk ${size}`).toBeInstanceOf(ValueConversionError);
+      expect(error).toMatchObject({ row: 2, column: 'Duration', complete: true, truncated: false, rowsDecoded: 1 });
+    }
+  });
+
+  it('says a bad value in a cut body is a cut body: fetching again may bring it whole', () => {
+    const xml = threeRows('1.5');
+    const { calls, error } = decodeCalls(xml.slice(0, xml.indexOf(ID(3))));
+    expect(calls).toHaveLength(1);
+    expect(error).toBeInstanceOf(UpstreamProtocolError);
+    expect(error).not.toBeInstanceOf(ValueConversionError);
+    expect(error).toMatchObject({ truncated: true, complete: false });
+    expect(error?.message).toContain('ended before the SOAP envelope closed');
+    expect(error?.message).toContain('row 2, column Duration');
+  });
+
+  it('keeps malformed XML an immediate error that is not complete, even after a bad value', () => {
+    const xml = threeRows('1.5').replace(`<Value xsi:type="xs:string">${ID(3)}</Value>`, `<Value xsi:type="xs:string">${ID(3)}</Valeu>`);
+    const { error } = decodeCalls(xml);
+    expect(error?.message).toMatch(/^malformed XML/);
+    expect(error).toMatchObject({ complete: false });
+  });
+
+  it('calls a complete response with a missing column, a row of the wrong length or no ResultCode complete', () => {
+    const missing = responseWithTable(column('CallID', 'xs:string') + row(cell('xs:string', ID(1))));
+    expect(decodeText(missing, { columns: ['CallID', 'Duration'] }).error).toMatchObject({ complete: true });
+    const short = responseWithTable(`${column('A', 'xs:string')}${column('B', 'xs:string')}${row(cell('xs:string', 'a'))}${row(cell('xs:string', 'a'), cell('xs:string', 'b'))}`);
+    const shortOutcome = decodeText(short, { columns: ['A'] });
+    expect(shortOutcome.error).toMatchObject({ complete: true });
+    expect(shortOutcome.rows).toEqual([]);
+    const long = responseWithTable(`${column('A', 'xs:string')}${row(cell('xs:string', 'a'), cell('xs:string', 'b'))}${row(cell('xs:string', 'c'))}`);
+    expect(decodeText(long, { columns: ['A'] })).toMatchObject({ rows: [], error: { complete: true } });
+    const noCode = seed.replace(/<Property name="ResultCode"[\s\S]*?<\/Property>/, '');
+    expect(decodeText(noCode).error).toMatchObject({ complete: true });
+  });
+
+  it('lets an error that is not about the response, thrown by the consumer, through at once', () => {
+    const decoder = new ValueTableDecoder({
+      zone: 'Europe/Moscow',
+      columns: ['CallID'],
+      onRow: () => {
+        throw new RangeError('consumer bug');
+      },
+    });
+    expect(() => decoder.write(seed)).toThrow(RangeError);
+  });
+
+  it('after a charset failure, still recognises OUT_OF_LIMIT, and calls anything else a charset error', () => {
+    const limit = new ValueTableDecoder({ zone: 'UTC', columns: [], onRow: () => undefined });
+    limit.charsetFailed('the response is not valid utf-8');
+    limit.write(resultCodeResponse('OUT_OF_LIMIT', 'Ïðåâûøåí'));
+    expect(() => limit.end()).toThrow(UpstreamOutOfLimitError);
+    const other = new ValueTableDecoder({ zone: 'UTC', columns: [], onRow: () => undefined });
+    other.charsetFailed('the response is not valid utf-8');
+    other.write(resultCodeResponse('PARAM_NOT_EXIST', 'x'));
+    expect(() => other.end()).toThrow(/not valid utf-8/);
+    const rows: unknown[] = [];
+    const table = new ValueTableDecoder({ zone: 'Europe/Moscow', columns: ['CallID'], onRow: (r) => rows.push(r) });
+    table.charsetFailed('the response is not valid windows-1251');
+    table.write(seed);
+    let thrown: unknown;
+    try {
+      table.end();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(rows).toEqual([]);
+    expect(thrown).toMatchObject({ message: 'the response is not valid windows-1251', complete: true });
+  });
+
+  it('puts complete in the JSON of a protocol error', () => {
+    expect(new ValueConversionError(2, 'Duration', 'xs:decimal', '1.5').asComplete().toJSON()).toMatchObject({
+      name: 'ValueConversionError', row: 2, column: 'Duration', complete: true, truncated: false,
+    });
   });
 });
