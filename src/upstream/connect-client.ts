@@ -8,6 +8,7 @@ import {
   UpstreamUnavailableError,
 } from './errors.js';
 import { HISTORY_ACTION, type HistoryRequest } from './history-request.js';
+import { charsetOfContentType, ResponseBody } from './response-text.js';
 import { serviceCallDecoder } from './service-call-row.js';
 
 export interface ConnectClientOptions {
@@ -23,14 +24,12 @@ export interface ConnectClientOptions {
   fetch?: typeof fetch;
 }
 
-/** sax is fastest on large pieces: small network chunks are joined up to this before decoding. */
-const DECODE_CHUNK_CHARS = 64 * 1024;
-
 /**
  * The transport of GetHistoryOfServiceCalls: one POST, the body streamed through the decoder.
  * Rows come out in batches as they are decoded; the generator ends normally only when the
  * response was a complete SUCCESS table, and throws a ConnectError otherwise, so a consumer can
- * always tell a complete table from a cut one.
+ * always tell a complete table from a cut one (and, by `UpstreamProtocolError.complete`, a whole
+ * response that cannot be decoded from one that was cut).
  */
 export class ConnectClient {
   private readonly authorization: string;
@@ -91,36 +90,21 @@ export class ConnectClient {
     }
     let batch: ServiceCall[] = [];
     const decoder = serviceCallDecoder(this.options.zone, (call) => batch.push(call));
+    const body = new ResponseBody(decoder, charsetOfContentType(contentType));
     const reader = response.body?.getReader();
-    const text = new TextDecoder('utf-8', { fatal: true });
-    let pending: string[] = [];
-    let pendingChars = 0;
-    const flush = (final: boolean): void => {
-      const tail = final ? text.decode() : '';
-      if (tail) pending.push(tail);
-      if (pendingChars === 0 && !tail) return;
-      decoder.write(pending.length === 1 ? (pending[0] as string) : pending.join(''));
-      pending = [];
-      pendingChars = 0;
-    };
     try {
       while (reader) {
         const { done, value } = await reader.read();
         if (done) break;
         deadline.touch();
-        const piece = text.decode(value, { stream: true });
-        pending.push(piece);
-        pendingChars += piece.length;
-        if (pendingChars < DECODE_CHUNK_CHARS) continue;
-        flush(false);
+        body.write(value);
         if (batch.length) {
           const ready = batch;
           batch = [];
           yield ready;
         }
       }
-      flush(true);
-      decoder.end();
+      body.end();
       if (failed) {
         // An HTTP error whose XML body was neither a Fault nor broken.
         throw new UpstreamUnavailableError('http-status', `1C-Connect answered HTTP ${response.status}`, response.status);
@@ -130,9 +114,6 @@ export class ConnectClient {
       if (error instanceof SoapFaultError) throw new SoapFaultError(error.faultCode, error.faultReason, response.status);
       if (failed && error instanceof UpstreamProtocolError) {
         throw new UpstreamUnavailableError('http-status', `1C-Connect answered HTTP ${response.status}`, response.status);
-      }
-      if (error instanceof TypeError && (error as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') {
-        throw new UpstreamProtocolError('the response is not valid UTF-8', decoder.rowsDecoded);
       }
       throw error;
     } finally {

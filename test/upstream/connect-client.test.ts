@@ -11,8 +11,10 @@ import {
   UpstreamProtocolError,
   UpstreamResultError,
   UpstreamUnavailableError,
+  ValueConversionError,
 } from '../../src/upstream/errors.js';
 import type { HistoryRequest } from '../../src/upstream/history-request.js';
+import { SEED_RESPONSE } from '../fixtures/seed.js';
 
 const ZONE = 'Europe/Moscow';
 const DAY = 86_400_000;
@@ -93,8 +95,8 @@ describe('ConnectClient against the simulator', () => {
     ['HTTP 403', { kind: 'http-status', status: 403 } as const, UpstreamAuthError, { httpStatus: 403 }],
     ['SOAP 1.2 Fault', { kind: 'soap-fault', version: '1.2' } as const, SoapFaultError, { httpStatus: 500 }],
     ['SOAP 1.1 Fault', { kind: 'soap-fault', version: '1.1' } as const, SoapFaultError, { httpStatus: 500 }],
-    ['a truncated body', { kind: 'truncate', afterBytes: 50_000 } as const, UpstreamProtocolError, { truncated: true }],
-    ['malformed XML', { kind: 'malformed' } as const, UpstreamProtocolError, { truncated: false }],
+    ['a truncated body', { kind: 'truncate', afterBytes: 50_000 } as const, UpstreamProtocolError, { truncated: true, complete: false }],
+    ['malformed XML', { kind: 'malformed' } as const, UpstreamProtocolError, { truncated: false, complete: false }],
     ['ResultCode PARAM_NOT_EXIST', { kind: 'result-code', code: 'PARAM_NOT_EXIST', text: 'x' } as const, UpstreamResultError, { resultCode: 'PARAM_NOT_EXIST' }],
   ])('turns %s into its typed error', async (_name, fault, type, fields) => {
     const { client, simulator: sim } = await setUp({ now: '2024-03-20T10:00:00+03:00' });
@@ -214,13 +216,59 @@ describe('ConnectClient body streaming', () => {
     return { client, requests: () => requests };
   }
 
-  it('reports a body that is not UTF-8 as a protocol error', async () => {
+  it('reports a cut body that is not UTF-8 as a cut protocol error naming the charset', async () => {
     const good = Buffer.from('<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body>', 'utf8');
     const body = Buffer.concat([good, Buffer.from([0xff, 0xfe, 0x41])]).toString('latin1');
     const upstream = answering(new Uint8Array(Buffer.from(body, 'latin1')), 'application/soap+xml');
     const { error } = await collect(upstream.client, WEEK);
     expect(error).toBeInstanceOf(UpstreamProtocolError);
-    expect(error?.message).toContain('UTF-8');
+    expect(error?.message).toContain('not valid utf-8');
+    expect(error).toMatchObject({ truncated: true, complete: false });
+    expect(upstream.requests()).toBe(1);
+  });
+
+  const table = (callId: Buffer): Buffer =>
+    Buffer.concat([
+      Buffer.from(SEED_RESPONSE.slice(0, SEED_RESPONSE.indexOf('5f99f58f-2003-4e1c-a049-2cf58efc68a1')), 'utf8'),
+      callId,
+      Buffer.from(SEED_RESPONSE.slice(SEED_RESPONSE.indexOf('5f99f58f-2003-4e1c-a049-2cf58efc68a1') + 36), 'utf8'),
+    ]);
+
+  it('reports a whole SUCCESS table with bytes not in its charset as complete, naming the charset, with no rows', async () => {
+    // windows-1251 bytes (АБВ) in a body said to be UTF-8.
+    const upstream = answering(new Uint8Array(table(Buffer.from([0xc0, 0xc1, 0xc2]))), 'text/xml; charset=utf-8');
+    const { error, calls } = await collect(upstream.client, WEEK);
+    expect(calls).toEqual([]);
+    expect(error).toBeInstanceOf(UpstreamProtocolError);
+    expect(error?.message).toContain('not valid utf-8 (from the HTTP Content-Type)');
+    expect(error).toMatchObject({ complete: true, truncated: false });
+    expect(upstream.requests()).toBe(1);
+  });
+
+  it('reports a charset it cannot decode as a complete protocol error naming it', async () => {
+    const upstream = answering(new Uint8Array(table(Buffer.from('x'))), 'text/xml; charset=x-no-such-charset');
+    const { error } = await collect(upstream.client, WEEK);
+    expect(error).toBeInstanceOf(UpstreamProtocolError);
+    expect(error?.message).toContain('"x-no-such-charset" (from the HTTP Content-Type) is not one this server can decode');
+    expect(error).toMatchObject({ complete: true });
+    expect(upstream.requests()).toBe(1);
+  });
+
+  it('decodes a windows-1251 table by its charset, Cyrillic intact', async () => {
+    const upstream = answering(new Uint8Array(table(Buffer.from([0xc0, 0xc1, 0xc2]))), 'text/xml; charset=windows-1251');
+    const { error, calls } = await collect(upstream.client, WEEK);
+    expect(error).toBeUndefined();
+    expect(calls[0]?.callId).toBe('АБВ');
+    expect(upstream.requests()).toBe(1);
+  });
+
+  it('reports a complete response with a bad value as complete, naming row and column, in one request', async () => {
+    const bad = SEED_RESPONSE.replace('<Value xsi:type="xs:decimal">24</Value>', '<Value xsi:type="xs:decimal">24.5</Value>');
+    const upstream = answering(bad, 'application/soap+xml; charset=utf-8');
+    const { error, calls } = await collect(upstream.client, WEEK);
+    expect(error).toBeInstanceOf(ValueConversionError);
+    expect(error).toMatchObject({ row: 2, column: 'Duration', complete: true });
+    expect(calls.length).toBeLessThanOrEqual(1);
     expect(upstream.requests()).toBe(1);
   });
 
