@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SEED_RESPONSE_FILE } from '../fixtures/seed.js';
@@ -62,5 +64,39 @@ describe('decode command', () => {
     const { code, stderr } = decode(['-'], input);
     expect(code).toBe(1);
     expect(JSON.parse(stderr.trim())).toMatchObject({ name });
+  });
+
+  it('ends quietly with exit 0 when its reader stops early (| head -1)', () => {
+    // Enough rows that the pipe fills long after head has gone.
+    const seed = readFileSync(SEED, 'utf8');
+    const rowStart = seed.indexOf('<row>');
+    const rowEnd = seed.indexOf('</row>') + '</row>'.length;
+    const big = seed.slice(0, rowStart) + seed.slice(rowStart, rowEnd).repeat(20_000) + seed.slice(rowEnd);
+    const dir = mkdtempSync(join(tmpdir(), 'decode-head-'));
+    try {
+      const file = join(dir, 'big.xml');
+      writeFileSync(file, big);
+      const result = spawnSync(
+        'bash',
+        ['-c', `"${process.execPath}" --import tsx src/upstream/decode-cli.ts "$1" | head -1; echo "status=\${PIPESTATUS[0]}" >&2`, 'decode', file],
+        // stdin not a socket: bash would take itself for a remote shell and read ~/.bashrc.
+        { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, CONNECT_TIMEZONE: 'Europe/Moscow' } },
+      );
+      expect(result.stdout.trim().split('\n')).toHaveLength(1);
+      expect(JSON.parse(result.stdout)).toMatchObject({ callId: '5f99f58f-2003-4e1c-a049-2cf58efc68a1' });
+      expect(result.stderr.trim()).toBe('status=0');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('prints callTime null for the empty date, and exits 1 with the complete decode error of a bad value', () => {
+    const seed = readFileSync(SEED, 'utf8');
+    const empty = decode(['-'], seed.replace('2019-09-26T18:31:04', '0001-01-01T00:00:00'));
+    expect(empty.code).toBe(0);
+    expect(empty.stdout.trim().split('\n').map((l) => JSON.parse(l).callTime)).toEqual(['2019-09-26T18:29:37+03:00', null]);
+    const bad = decode(['-'], seed.replace('2019-09-26T18:31:04', '1999-12-31T23:00:00'));
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stderr.trim())).toMatchObject({ name: 'ValueConversionError', row: 2, column: 'CallTime', complete: true });
   });
 });
