@@ -6,7 +6,10 @@ export interface ValueTableColumn {
   types: string[];
 }
 
-/** `xs:string` → string, `xs:decimal` → number, `xs:boolean` → boolean, `xs:dateTime` → Date, nil → null. */
+/**
+ * `xs:string` → string, `xs:decimal` → number, `xs:boolean` → boolean, `xs:dateTime` → Date (or null
+ * for 1C's empty date `0001-01-01T00:00:00`), nil → null.
+ */
 export type ValueTableCell = string | number | boolean | Date | null;
 
 /** A decoded row, keyed by column name, never by position. */
