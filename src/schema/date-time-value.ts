@@ -1,4 +1,5 @@
-import { formatIsoWithOffset, parseWallDateTime, wallToInstant } from '../time/zone.js';
+import { parseXsDateTime } from '../time/xs-date-time.js';
+import { formatIsoWithOffset, wallToInstant } from '../time/zone.js';
 
 /** An instant with the zone it is shown in: DateTime output always carries that zone's offset. */
 export interface ZonedInstant {
@@ -13,20 +14,21 @@ export interface DateTimeInput {
   text: string;
 }
 
-const OFFSET = /(Z|[+-]\d{2}:?\d{2})$/;
+const BARE_DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** ISO 8601's basic offset (`+0300`), which xs:dateTime writes with a colon. */
+const BASIC_OFFSET = /([+-]\d{2})(\d{2})$/;
 
-export function parseDateTimeInput(text: string): DateTimeInput | null {
-  const match = OFFSET.exec(text);
-  const local = match ? text.slice(0, match.index) : text;
-  const wall = parseWallDateTime(local.length === 10 ? `${local}T00:00:00` : local);
-  if (wall === null) return null;
-  if (!match) return { wall, offsetMs: null, text };
-  const offset = match[1] as string;
-  if (offset === 'Z') return { wall, offsetMs: 0, text };
-  const digits = offset.replace(':', '');
-  const minutes = Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5));
-  if (Number(digits.slice(3, 5)) > 59 || minutes > 18 * 60) return null;
-  return { wall, offsetMs: (offset.startsWith('-') ? -1 : 1) * minutes * 60_000, text };
+/**
+ * A DateTime argument: an `xs:dateTime` (what 1C and XML Schema write: `Z` or `±hh:mm` optional,
+ * `24:00:00` allowed), a bare date `YYYY-MM-DD` for its midnight, or an ISO basic offset `+0300`.
+ * The reason it is refused otherwise, for the client's message.
+ */
+export function parseDateTimeInput(text: string): DateTimeInput | string {
+  const trimmed = text.trim();
+  const written = BARE_DATE.test(trimmed) ? `${trimmed}T00:00:00` : /T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{4}$/.test(trimmed) ? trimmed.replace(BASIC_OFFSET, '$1:$2') : trimmed;
+  const parsed = parseXsDateTime(written);
+  if (!parsed.ok) return parsed.reason;
+  return { wall: parsed.wall, offsetMs: parsed.offsetMs, text };
 }
 
 /** The instant meant: input without an offset is read in the upstream's zone. */

@@ -34,6 +34,9 @@ const cases: Array<[string, Record<string, unknown>, string | null]> = [
   ['a period just before 2000 in the upstream zone', { filter: { periodFrom: '1999-12-31T23:00:00', periodTo: '2000-01-02T00:00:00' } }, 'filter.periodFrom'],
   ['a period reaching into 2100', { filter: { periodFrom: '2099-12-30', periodTo: '2100-01-02' } }, 'filter.periodTo'],
   ['a periodFrom that is not a date-time', { filter: { ...GOOD, periodFrom: 'yesterday' } }, null],
+  ['24:30:00', { filter: { ...GOOD, periodTo: '2024-03-10T24:30:00' } }, null],
+  ['an offset past 14:00', { filter: { ...GOOD, periodTo: '2024-03-11T00:00:00+15:00' } }, null],
+  ['a year of five digits', { filter: { ...GOOD, periodTo: '12024-03-11T00:00:00' } }, null],
   ['an impossible date', { filter: { ...GOOD, periodTo: '2024-02-30T00:00:00' } }, null],
 ];
 
@@ -56,5 +59,27 @@ describe('bad input', () => {
     const result = await h.query('{ serviceCalls(filter: { periodFrom: "soon", periodTo: "2024-03-11" }) { totalCount } }');
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(h.upstreamCalls()).toBe(0);
+  });
+});
+
+describe('DateTime forms', () => {
+  it('reads every xs:dateTime form and a bare date as the same period: one upstream call for all', async () => {
+    const forms = [
+      { periodFrom: '2024-03-11', periodTo: '2024-03-18' },
+      { periodFrom: '2024-03-10T24:00:00', periodTo: '2024-03-17T24:00:00' },
+      { periodFrom: '2024-03-10T21:00:00Z', periodTo: '2024-03-17T21:00:00.000Z' },
+      { periodFrom: '2024-03-11T00:00:00+03:00', periodTo: '2024-03-17T22:00:00+0100' },
+      { periodFrom: ' 2024-03-11T00:00:00 ', periodTo: '2024-03-18T00:00:00' },
+    ];
+    const before = h.upstreamCalls();
+    const counts = [];
+    for (const filter of forms) {
+      const result = await h.query(ServiceCallsArguments, { filter });
+      expect(result.errors).toBeUndefined();
+      counts.push(result.data?.serviceCalls?.totalCount);
+    }
+    expect(new Set(counts).size).toBe(1);
+    expect(counts[0]).toBeGreaterThan(0);
+    expect(h.upstreamCalls() - before).toBe(1);
   });
 });
