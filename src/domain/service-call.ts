@@ -18,9 +18,9 @@ export interface ServiceCall {
 export type CallResult = 'SUCCESSFUL' | 'UNSUCCESSFUL';
 export type CallDirection = 'INBOUND' | 'OUTBOUND' | 'UNKNOWN';
 
-/** The upstream's CallResult: 1 is a successful call, anything else is not. */
-export function callResultFromCode(code: number): CallResult {
-  return code === 1 ? 'SUCCESSFUL' : 'UNSUCCESSFUL';
+/** The upstream's CallResult: 1 is a successful call, 2 every other; null for a code it does not define. */
+export function callResultFromCode(code: number): CallResult | null {
+  return code === 1 ? 'SUCCESSFUL' : code === 2 ? 'UNSUCCESSFUL' : null;
 }
 
 export function callResultCode(result: CallResult): 1 | 2 {

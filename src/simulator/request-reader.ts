@@ -70,8 +70,9 @@ function convert(name: string, kind: ParamKind, value: PendingValue, zone: strin
       return { [key]: wallToInstant(wall as number, zone) };
     }
     case 'decimal': {
-      if (text !== '1' && text !== '2') fail(`${JSON.stringify(text)} is not 1 or 2`);
-      return { [key]: callResultFromCode(Number(text)) };
+      const callResult = callResultFromCode(Number(text));
+      if ((text !== '1' && text !== '2') || callResult === null) fail(`${JSON.stringify(text)} is not 1 or 2`);
+      return { [key]: callResult };
     }
     default:
       return { [key]: value.text };

@@ -35,8 +35,9 @@ export function serviceCallFromRow(row: ValueTableRow, rowNumber: number): Servi
   if (!(callTime instanceof Date) && callTime !== null) {
     throw conversion(rowNumber, 'CallTime', 'xs:dateTime', callTime ?? null);
   }
-  const callResult = row.CallResult;
-  if (typeof callResult !== 'number') throw conversion(rowNumber, 'CallResult', 'xs:decimal', callResult ?? null);
+  const code = row.CallResult;
+  const callResult = typeof code === 'number' ? callResultFromCode(code) : null;
+  if (callResult === null) throw conversion(rowNumber, 'CallResult', 'xs:decimal 1 or 2', code ?? null);
   const duration = row.Duration;
   if (typeof duration !== 'number' || !Number.isInteger(duration) || duration < 0 || duration > INT_MAX) {
     throw conversion(rowNumber, 'Duration', `whole xs:decimal in 0..${INT_MAX}`, duration ?? null);
@@ -49,7 +50,7 @@ export function serviceCallFromRow(row: ValueTableRow, rowNumber: number): Servi
     callTime: callTime === null ? null : callTime.getTime(),
     callerId: idOf(row, 'CallerID', rowNumber),
     calleeId: idOf(row, 'CalleeID', rowNumber),
-    callResult: callResultFromCode(callResult),
+    callResult,
     durationSeconds: duration,
   };
 }

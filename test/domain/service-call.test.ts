@@ -73,7 +73,9 @@ describe('ServiceCall mapping', () => {
     };
     expect(serviceCallFromRow(row, 1).callResult).toBe('SUCCESSFUL');
     expect(serviceCallFromRow({ ...row, CallResult: 2 }, 1).callResult).toBe('UNSUCCESSFUL');
-    expect(serviceCallFromRow({ ...row, CallResult: 0 }, 1).callResult).toBe('UNSUCCESSFUL');
+    // A code the operation does not define cannot be served as either: a decode error naming it.
+    expect(() => serviceCallFromRow({ ...row, CallResult: 0 }, 5)).toThrow(/row 5, column CallResult/);
+    expect(() => serviceCallFromRow({ ...row, CallResult: 3 }, 5)).toThrow(ValueConversionError);
     expect(() => serviceCallFromRow({ ...row, Duration: -1 }, 3)).toThrow(ValueConversionError);
     expect(() => serviceCallFromRow({ ...row, CallID: null }, 3)).toThrow(/row 3, column CallID/);
     expect(() => serviceCallFromRow({ ...row, CallTime: 'soon' }, 4)).toThrow(/row 4, column CallTime/);
