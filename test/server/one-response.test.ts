@@ -40,15 +40,10 @@ describe('one response', () => {
 
   it('quota in one operation of a batch counts the calls of the other operations', async () => {
     const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
-    const response = await h.yoga.fetch('http://yoga.test/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([
-        { query: '{ quota { usedLastHour } }' },
-        { query: '{ serviceCalls(filter: { periodFrom: "2024-03-04", periodTo: "2024-03-11" }) { totalCount } }' },
-      ]),
-    });
-    const results = (await response.json()) as Array<{ data?: unknown; errors?: unknown }>;
+    const results = await h.batch([
+      { query: '{ quota { usedLastHour } }' },
+      { query: '{ serviceCalls(filter: { periodFrom: "2024-03-04", periodTo: "2024-03-11" }) { totalCount } }' },
+    ]);
     expect(results).toEqual([{ data: { quota: { usedLastHour: 1 } } }, { data: { serviceCalls: { totalCount: 7 * 120 } } }]);
     expect(h.upstreamCalls()).toBe(1);
   });

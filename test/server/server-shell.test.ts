@@ -102,15 +102,10 @@ describe('server shell', () => {
   it("plans a gateway's batch of operations together: two adjacent periods, one upstream call", async () => {
     const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
     // Planned apart, these would be two calls (3 days, then 4); planned together, one of 7 days.
-    const response = await h.yoga.fetch('http://yoga.test/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([
-        { query: '{ serviceCalls(filter: { periodFrom: "2024-03-04", periodTo: "2024-03-07" }) { totalCount } }' },
-        { query: '{ serviceCalls(filter: { periodFrom: "2024-03-07", periodTo: "2024-03-11" }, first: 3) { totalCount nodes { callId } } }' },
-      ]),
-    });
-    const results = (await response.json()) as Array<{ data?: { serviceCalls: { totalCount: number } }; errors?: unknown }>;
+    const results = (await h.batch([
+      { query: '{ serviceCalls(filter: { periodFrom: "2024-03-04", periodTo: "2024-03-07" }) { totalCount } }' },
+      { query: '{ serviceCalls(filter: { periodFrom: "2024-03-07", periodTo: "2024-03-11" }, first: 3) { totalCount nodes { callId } } }' },
+    ])) as Array<{ data?: { serviceCalls: { totalCount: number } }; errors?: unknown }>;
     expect(results.map((r) => r.errors)).toEqual([undefined, undefined]);
     expect(results.map((r) => r.data?.serviceCalls.totalCount)).toEqual([3 * 120, 4 * 120]);
     expect(h.upstreamCalls()).toBe(1);

@@ -14,16 +14,12 @@ export interface GraphQLResponse<T> {
   errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> }>;
 }
 
-export interface Harness {
+/** The server over the simulator. */
+export interface Harness extends GraphQLServer {
   clock: ManualClock;
   simulator: Simulator;
-  settings: Settings;
-  history: HistoryService;
-  ledger: QuotaLedger;
-  yoga: ConnectYoga;
   /** Upstream calls the simulator has received so far. */
   upstreamCalls(): number;
-  query<T, V>(document: TypedDocumentNode<T, V> | string, variables?: V, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
   close(): Promise<void>;
 }
 
@@ -34,6 +30,8 @@ export interface GraphQLServer {
   ledger: QuotaLedger;
   yoga: ConnectYoga;
   query<T, V>(document: TypedDocumentNode<T, V> | string, variables?: V, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  /** Several operations in one HTTP request, as a gateway batches them. */
+  batch(operations: Array<{ query: string; variables?: Record<string, unknown> }>): Promise<Array<GraphQLResponse<unknown>>>;
 }
 
 export function startGraphQL(options: {
@@ -64,6 +62,14 @@ export function startGraphQL(options: {
         body: JSON.stringify({ query: typeof document === 'string' ? document : print(document), variables }),
       });
       return (await response.json()) as GraphQLResponse<never>;
+    },
+    async batch(operations) {
+      const response = await yoga.fetch('http://yoga.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(operations),
+      });
+      return (await response.json()) as Array<GraphQLResponse<unknown>>;
     },
   };
 }
