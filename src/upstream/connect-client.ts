@@ -44,14 +44,31 @@ export class ConnectClient {
 
   async *history(request: HistoryRequest, signal?: AbortSignal): AsyncGenerator<ServiceCall[], void, undefined> {
     const deadline = new IdleDeadline(this.options.timeoutMs, signal);
+    let responded = false;
     try {
       const response = await this.post(request, deadline);
+      responded = true;
       yield* this.decode(response, deadline);
     } catch (error) {
-      throw this.classify(error, deadline);
+      throw this.withoutSecrets(this.classify(error, deadline, responded));
     } finally {
       deadline.clear();
     }
+  }
+
+  /**
+   * The error with the API password and the Authorization value taken out of every text in it: the
+   * upstream may echo them (a SOAP Fault quoting the request), and its texts reach logs and clients.
+   */
+  private withoutSecrets<E extends Error>(error: E): E {
+    const secrets = [this.authorization.slice('Basic '.length), this.options.password].filter((s) => s.length >= 3);
+    const scrub = (text: string): string => secrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text);
+    const fields = error as unknown as Record<string, unknown>;
+    for (const key of [...Object.keys(fields), 'message']) {
+      const value = fields[key];
+      if (typeof value === 'string' && secrets.some((secret) => value.includes(secret))) fields[key] = scrub(value);
+    }
+    return error;
   }
 
   private async post(request: HistoryRequest, deadline: IdleDeadline): Promise<Response> {
@@ -115,6 +132,10 @@ export class ConnectClient {
       if (failed && error instanceof UpstreamProtocolError) {
         throw new UpstreamUnavailableError('http-status', `1C-Connect answered HTTP ${response.status}`, response.status);
       }
+      if (error instanceof UpstreamProtocolError && !error.complete && !error.truncated && reader) {
+        // Broken XML: if the body still arrives whole, the same request would bring the same bytes.
+        if (await this.arrivesWhole(reader, deadline)) throw error.asComplete();
+      }
       throw error;
     } finally {
       // Stops the download when the consumer gave up early or decoding failed.
@@ -122,7 +143,20 @@ export class ConnectClient {
     }
   }
 
-  private classify(error: unknown, deadline: IdleDeadline): ConnectError | Error {
+  /** Reads the rest of a body without decoding it: true when it ends normally. */
+  private async arrivesWhole(reader: ReadableStreamDefaultReader<Uint8Array>, deadline: IdleDeadline): Promise<boolean> {
+    try {
+      for (;;) {
+        const { done } = await reader.read();
+        if (done) return true;
+        deadline.touch();
+      }
+    } catch {
+      return false;
+    }
+  }
+
+  private classify(error: unknown, deadline: IdleDeadline, responded: boolean): ConnectError | Error {
     if (error instanceof ConnectError) return error;
     if (deadline.timedOut) {
       return new UpstreamUnavailableError(
@@ -132,7 +166,12 @@ export class ConnectClient {
     }
     if (deadline.callerAborted) return error instanceof Error ? error : new Error(String(error));
     const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    return new UpstreamUnavailableError('network', `1C-Connect (${this.endpoint}) could not be reached${cause}`);
+    return new UpstreamUnavailableError(
+      'network',
+      responded
+        ? `1C-Connect (${this.endpoint}) broke off its response${cause}`
+        : `1C-Connect (${this.endpoint}) could not be reached${cause}`,
+    );
   }
 }
 
@@ -142,15 +181,20 @@ class IdleDeadline {
   private timer: NodeJS.Timeout | undefined;
   timedOut = false;
   callerAborted = false;
+  private readonly onOuterAbort: () => void;
 
   constructor(
     private readonly ms: number,
-    outer?: AbortSignal,
+    private readonly outer?: AbortSignal,
   ) {
-    outer?.addEventListener('abort', () => {
+    this.onOuterAbort = () => {
       this.callerAborted = true;
-      this.controller.abort(outer.reason);
-    });
+      this.controller.abort(outer?.reason);
+    };
+    // The caller's signal lives longer than one call (the server's shutdown signal): the listener
+    // is removed when the call ends, or every call would leave one behind.
+    if (outer?.aborted) this.onOuterAbort();
+    else outer?.addEventListener('abort', this.onOuterAbort, { once: true });
     this.touch();
   }
 
@@ -168,5 +212,6 @@ class IdleDeadline {
 
   clear(): void {
     clearTimeout(this.timer);
+    this.outer?.removeEventListener('abort', this.onOuterAbort);
   }
 }

@@ -17,7 +17,6 @@ const cases: Array<[string, Fault, Record<string, unknown>]> = [
   ['HTTP 500', { kind: 'http-status', status: 500 }, { code: 'UPSTREAM_UNAVAILABLE' }],
   ['a body that stalls half way', { kind: 'stall', afterBytes: 3000 }, { code: 'UPSTREAM_UNAVAILABLE' }],
   ['a truncated body', { kind: 'truncate', afterBytes: 20_000 }, { code: 'UPSTREAM_UNAVAILABLE' }],
-  ['malformed XML', { kind: 'malformed' }, { code: 'UPSTREAM_ERROR' }],
   ['a SOAP 1.2 Fault', { kind: 'soap-fault', version: '1.2' }, { code: 'UPSTREAM_ERROR', upstreamCode: 'soap:Receiver' }],
   ['a SOAP 1.1 Fault with HTTP 500', { kind: 'soap-fault', version: '1.1', httpStatus: 500 }, { code: 'UPSTREAM_ERROR', upstreamCode: 'soap:Server' }],
   ['HTTP 401', { kind: 'http-status', status: 401 }, { code: 'UPSTREAM_AUTH_FAILED' }],
@@ -54,6 +53,25 @@ describe('upstream faults', () => {
     expect(retried.data?.serviceCalls?.nodes.map((n) => n.callId)).toEqual(expected.map((c) => c.callId));
     expect(retried.data?.serviceCalls?.totalCount).toBe(expected.length);
     expect(h.upstreamCalls()).toBe(3);
+  });
+
+  it('malformed XML in a body that arrived whole: UPSTREAM_ERROR, its days not asked again until FAILED_RETRY_SECONDS pass', async () => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00', env: { FAILED_RETRY_SECONDS: '600' } }));
+    h.simulator.inject({ kind: 'malformed' }, 1);
+    const failed = await h.query(CallCount, { filter: WEEK });
+    expect(failed.data).toEqual({ serviceCalls: null });
+    expect(failed.errors?.[0]?.extensions).toEqual({ code: 'UPSTREAM_ERROR', retryAfterSeconds: 600 });
+    expect(failed.errors?.[0]?.message).toMatch(/malformed XML/);
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(60_000);
+      expect((await h.query(CallCount, { filter: WEEK, maxAge: 0 })).errors?.[0]?.extensions?.code).toBe('UPSTREAM_ERROR');
+    }
+    expect(h.upstreamCalls()).toBe(1);
+    h.clock.advance(5 * 60_000);
+    const retried = await h.query(CallCount, { filter: WEEK });
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.serviceCalls?.totalCount).toBe(7 * 120);
+    expect(h.upstreamCalls()).toBe(2);
   });
 
   it('reports wrong credentials as UPSTREAM_AUTH_FAILED and never shows the password', async () => {

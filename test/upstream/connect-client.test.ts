@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceCall } from '../../src/domain/service-call.js';
 import { type Simulator, startSimulator } from '../../src/simulator/server.js';
@@ -96,7 +97,7 @@ describe('ConnectClient against the simulator', () => {
     ['SOAP 1.2 Fault', { kind: 'soap-fault', version: '1.2' } as const, SoapFaultError, { httpStatus: 500 }],
     ['SOAP 1.1 Fault', { kind: 'soap-fault', version: '1.1' } as const, SoapFaultError, { httpStatus: 500 }],
     ['a truncated body', { kind: 'truncate', afterBytes: 50_000 } as const, UpstreamProtocolError, { truncated: true, complete: false }],
-    ['malformed XML', { kind: 'malformed' } as const, UpstreamProtocolError, { truncated: false, complete: false }],
+    ['malformed XML', { kind: 'malformed' } as const, UpstreamProtocolError, { truncated: false, complete: true }],
     ['ResultCode PARAM_NOT_EXIST', { kind: 'result-code', code: 'PARAM_NOT_EXIST', text: 'x' } as const, UpstreamResultError, { resultCode: 'PARAM_NOT_EXIST' }],
   ])('turns %s into its typed error', async (_name, fault, type, fields) => {
     const { client, simulator: sim } = await setUp({ now: '2024-03-20T10:00:00+03:00' });
@@ -278,5 +279,67 @@ describe('ConnectClient body streaming', () => {
     expect(error).toBeInstanceOf(UpstreamProtocolError);
     expect(error?.message).toContain('text/html');
     expect(upstream.requests()).toBe(1);
+  });
+});
+
+describe('ConnectClient hygiene', () => {
+  const fault = (reason: string): string =>
+    `<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><soap:Fault>` +
+    `<soap:Code><soap:Value>soap:Receiver</soap:Value></soap:Code><soap:Reason><soap:Text>${reason}</soap:Text></soap:Reason>` +
+    `</soap:Fault></soap:Body></soap:Envelope>`;
+
+  it('takes the password and the Authorization value out of texts the upstream echoes', async () => {
+    const password = 'Zq7-SECRETPW-xy';
+    const basic = Buffer.from(`api:${password}`).toString('base64');
+    let requests = 0;
+    const fakeFetch = (async () => {
+      requests++;
+      return new Response(fault(`login api with password ${password} failed; header Basic ${basic}`), {
+        status: 500,
+        headers: { 'content-type': 'application/soap+xml' },
+      });
+    }) as typeof fetch;
+    const client = new ConnectClient({ url: 'http://upstream.test/ws', login: 'api', password, zone: ZONE, timeoutMs: 1000, fetch: fakeFetch });
+    const { error } = await collect(client, WEEK);
+    expect(error).toBeInstanceOf(SoapFaultError);
+    const text = JSON.stringify({ message: error?.message, ...error?.toJSON() });
+    expect(text).not.toContain(password);
+    expect(text).not.toContain(basic);
+    expect((error as SoapFaultError).faultReason).toBe('login api with password [redacted] failed; header Basic [redacted]');
+    expect(requests).toBe(1);
+  });
+
+  it('leaves no listener on the caller signal after each call, however many calls share it', async () => {
+    const shutdown = new AbortController();
+    let requests = 0;
+    const fakeFetch = (async () => {
+      requests++;
+      return new Response(SEED_RESPONSE, { status: 200, headers: { 'content-type': 'application/soap+xml; charset=utf-8' } });
+    }) as typeof fetch;
+    const client = new ConnectClient({ url: 'http://upstream.test/ws', login: 'a', password: 'b', zone: ZONE, timeoutMs: 1000, fetch: fakeFetch });
+    for (let i = 0; i < 15; i++) {
+      for await (const batch of client.history(WEEK, shutdown.signal)) expect(batch.length).toBeGreaterThan(0);
+    }
+    expect(EventEmitter.getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+    expect(requests).toBe(15);
+  });
+
+  it('says a body broken off after the headers came was broken off, not unreachable', async () => {
+    let requests = 0;
+    const fakeFetch = (async () => {
+      requests++;
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(SEED_RESPONSE.slice(0, 500)));
+          controller.error(new TypeError('terminated', { cause: new Error('other side closed') }));
+        },
+      });
+      return new Response(stream, { status: 200, headers: { 'content-type': 'application/soap+xml; charset=utf-8' } });
+    }) as typeof fetch;
+    const client = new ConnectClient({ url: 'http://upstream.test/ws', login: 'a', password: 'b', zone: ZONE, timeoutMs: 1000, fetch: fakeFetch });
+    const { error } = await collect(client, WEEK);
+    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+    expect(error?.message).toBe('1C-Connect (http://upstream.test/ws) broke off its response: other side closed');
+    expect(requests).toBe(1);
   });
 });
