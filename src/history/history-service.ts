@@ -187,8 +187,8 @@ export class HistoryService {
       message = `1C-Connect refused the call with ${upstreamCode}; the ${callsNeeded} upstream call(s) this request needs fit from ${when} (in ${retryAfterSeconds} s)`;
     } else if (!fits) {
       message =
-        `this request needs ${callsNeeded} more upstream calls, more than any hour allows (day ${ledger.limitAt(now)}, ` +
-        `night limit in CONNECT_NIGHT_LIMIT): ask for fewer days, or retry from ${when} (in ${retryAfterSeconds} s): ` +
+        `this request needs ${callsNeeded} more upstream calls, more than any hour allows (${ledger.limits.day} by day, ` +
+        `${ledger.limits.night} at night): ask for fewer days, or retry from ${when} (in ${retryAfterSeconds} s): ` +
         'each retry fetches what the quota allows then';
     } else if (fitsIn === 'NIGHT' && kindNow === 'DAY' && callsFor('DAY') > ledger.limitAt(now)) {
       message =

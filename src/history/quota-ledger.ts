@@ -37,6 +37,11 @@ export class QuotaLedger {
     private readonly clock: Clock,
   ) {}
 
+  /** The hourly limits of both period kinds. */
+  get limits(): { day: number; night: number } {
+    return { day: this.rules.dayLimit, night: this.rules.nightLimit };
+  }
+
   limitAt(instant: number): number {
     return this.kindAt(instant) === 'DAY' ? this.rules.dayLimit : this.rules.nightLimit;
   }

@@ -201,7 +201,7 @@ describe('HistoryService', () => {
       const [refused] = await service.answer([query]);
       expect(source.requests).toHaveLength(10);
       expect(refused).toMatchObject({ retryAfterSeconds: 3600, callsNeeded: 43, fitsIn: null });
-      expect((refused as Error).message).toMatch(/more than any hour allows.*ask for fewer days/);
+      expect((refused as Error).message).toMatch(/more than any hour allows \(10 by day, 20 at night\): ask for fewer days/);
     });
   });
 });
