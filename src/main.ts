@@ -22,7 +22,16 @@ try {
 }
 const logger = jsonLogger(settings.logLevel);
 
-const server = await startServer(settings, systemClock, logger);
+let server;
+try {
+  server = await startServer(settings, systemClock, logger);
+} catch (error) {
+  // The address cannot be had (taken, not this machine's, no such host): say which, without a stack.
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL' && code !== 'EACCES' && code !== 'ENOTFOUND' && code !== 'EAI_AGAIN') throw error;
+  logger.error(`cannot listen on ${settings.host}:${settings.port}: ${code}`, { variable: code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EADDRNOTAVAIL' ? 'HOST' : 'PORT' });
+  process.exit(2);
+}
 
 // SIGTERM/SIGINT drain within SHUTDOWN_TIMEOUT_MS, then cut what is left; a second signal cuts at once.
 stopOnSignals(server, { timeoutMs: settings.shutdownTimeoutMs, logger });

@@ -64,4 +64,21 @@ describe('demo start', () => {
     expect(log()).toContain('"message":"shutting down');
     expect(log()).toContain('"message":"stopped","clean":true');
   }, 90_000);
+
+  it('says which address it cannot listen on, without a stack, and exits 2', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      npm = spawnNpm('start', { PORT: String(port) });
+      const closed = await npm.closed;
+      expect(closed.code).toBe(2);
+      expect(npm.output()).toContain(`"message":"cannot listen on 127.0.0.1:${port}: EADDRINUSE","variable":"PORT"`);
+      expect(npm.output()).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  }, 60_000);
 });
+
