@@ -320,7 +320,7 @@ export class HistoryService {
     // A copy taken when the day had long ended cannot change any more.
     const settleMs = settleHours * HOUR;
     await this.lock.run(async () => {
-      await staged.commit(
+      const { duplicateRows } = await staged.commit(
         call.days.map((day) => ({
           day,
           fetchedAt: startedAt,
@@ -328,6 +328,13 @@ export class HistoryService {
         })),
       );
       this.forgetSelections();
+      if (duplicateRows) {
+        // Not silent: the upstream listed some CallIDs more than once; each is counted once.
+        this.options.logger?.warn('upstream listed calls more than once; each CallID is counted once, its first row kept', {
+          ...days,
+          duplicateRows,
+        });
+      }
     });
   }
 }

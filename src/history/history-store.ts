@@ -56,9 +56,10 @@ export interface StagedFetch {
   /**
    * The response completed: its period's days are now covered by it (with this coverage, one entry
    * per day of the period), their failures are cleared, and its calls are held whatever their
-   * CallTime. Earlier copies whose every day is covered anew are dropped.
+   * CallTime. Earlier copies whose every day is covered anew are dropped. A CallID listed twice in
+   * the response is one call (its first row is kept); the result says how many rows that merged.
    */
-  commit(coverage: readonly DayCoverage[]): Promise<void>;
+  commit(coverage: readonly DayCoverage[]): Promise<{ duplicateRows: number }>;
   /** The response failed or was cut: leaves no trace. */
   discard(): Promise<void>;
 }

@@ -164,9 +164,13 @@ export class MemoryHistoryStore implements HistoryStore {
           fetch.daysCovered++;
         }
         const seen = new Set<string>();
+        let duplicateRows = 0;
         for (const call of staged) {
           // A call listed twice in one response is one call.
-          if (seen.has(call.callId)) continue;
+          if (seen.has(call.callId)) {
+            duplicateRows++;
+            continue;
+          }
           seen.add(call.callId);
           fetch.callIds.push(call.callId);
           this.place(call, fetch.id);
@@ -180,6 +184,7 @@ export class MemoryHistoryStore implements HistoryStore {
           this.fetches.delete(older.id);
         }
         staged = [];
+        return { duplicateRows };
       },
       discard: async () => {
         open = false;

@@ -8,6 +8,7 @@ import { SimulatedHistory } from '../../src/simulator/dataset.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { UpstreamOutOfLimitError, UpstreamUnavailableError } from '../../src/upstream/errors.js';
 import type { HistoryRequest } from '../../src/upstream/history-request.js';
+import { jsonLogger } from '../../src/server/logger.js';
 
 const ZONE = 'Europe/Moscow';
 const MIN = 60_000;
@@ -204,4 +205,34 @@ describe('HistoryService', () => {
       expect((refused as Error).message).toMatch(/more than any hour allows \(10 by day, 20 at night\): ask for fewer days/);
     });
   });
+
+  it('says so in the log when the upstream lists a CallID twice, and counts the call once', async () => {
+    const clock = new ManualClock(at('2024-03-20T10:00:00'));
+    const call = { callId: 'c1', clientId: null, serviceUserId: null, serviceId: null, callTime: at('2024-03-19T10:00:00'), callerId: null, calleeId: null, callResult: 'SUCCESSFUL' as const, durationSeconds: 5 };
+    const requests: HistoryRequest[] = [];
+    const source: HistorySource = {
+      async *history(request) {
+        requests.push(request);
+        yield [call, { ...call, durationSeconds: 6 }];
+      },
+    };
+    const lines: string[] = [];
+    const service = new HistoryService({
+      store: new MemoryHistoryStore(ZONE),
+      source,
+      ledger: new QuotaLedger({ zone: ZONE, dayHours: { from: 8, to: 20 }, dayLimit: 10, nightLimit: 50 }, clock),
+      clock,
+      zone: ZONE,
+      dayMaxDays: 7,
+      nightMaxDays: 7,
+      settleHours: 2,
+      failedRetryMs: HOUR,
+      logger: jsonLogger('warn', (line) => lines.push(line)),
+    });
+    const [answer] = await service.answer([{ from: at('2024-03-19T00:00:00'), to: at('2024-03-20T00:00:00'), maxAgeMs: 0, filter: {} }]);
+    expect((answer as PeriodAnswer).stats).toMatchObject({ total: 1, totalDurationSeconds: 5 });
+    expect(lines.join('')).toContain('"message":"upstream listed calls more than once; each CallID is counted once, its first row kept","first":"2024-03-19","last":"2024-03-19","duplicateRows":1');
+    expect(requests).toHaveLength(1);
+  });
 });
+

@@ -84,7 +84,9 @@ describe.each(stores)('%s (history store contract)', (_name, makeStore) => {
   it('counts a call listed by two periods once, as its newest copy says', async () => {
     const store = makeStore();
     await fetchInto(store, '2019-09-26', 1, [call('d', '2019-09-27T00:00:20', 95)]);
-    await fetchInto(store, '2019-09-27', 1, [call('d', '2019-09-27T00:00:25', 96), call('d', '2019-09-27T00:00:25', 96)], FETCHED + 1000);
+    const staged = await store.stage({ days: ['2019-09-27'], from: at('2019-09-27T00:00:00'), to: at('2019-09-28T00:00:00') });
+    await staged.add([call('d', '2019-09-27T00:00:25', 96), call('d', '2019-09-27T00:00:26', 97)]);
+    expect(await staged.commit([{ day: '2019-09-27', fetchedAt: FETCHED + 1000, sealed: true }])).toEqual({ duplicateRows: 1 });
     const held = await store.callsBetween(at('2019-09-26T00:00:00'), at('2019-09-28T00:00:00'));
     expect(held.map((c) => [c.callId, c.durationSeconds])).toEqual([['d', 96]]);
   });
