@@ -54,6 +54,8 @@ export interface ServiceCallFilter {
   serviceId?: string | null;
   specialistId?: string | null;
   callResult?: CallResult | null;
+  /** An account in any role: the service user, the caller or the callee (Account.serviceCalls). */
+  partyId?: string | null;
 }
 
 /**
@@ -68,6 +70,8 @@ export function matchesFilter(call: ServiceCall, filter: ServiceCallFilter): boo
   if (filter.specialistId != null && call.callerId !== filter.specialistId && call.calleeId !== filter.specialistId) {
     return false;
   }
+  const party = filter.partyId;
+  if (party != null && call.serviceUserId !== party && call.callerId !== party && call.calleeId !== party) return false;
   return true;
 }
 

@@ -1,4 +1,6 @@
 import SchemaBuilder from '@pothos/core';
+import DirectivesPlugin from '@pothos/plugin-directives';
+import FederationPlugin from '@pothos/plugin-federation';
 import type { GraphQLContext } from './context.js';
 import type { DateTimeInput, ZonedInstant } from './date-time-value.js';
 
@@ -11,5 +13,8 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
   DefaultInputFieldRequiredness: false;
 }>({
+  // Federation's directives (@key, @shareable, @link) reach the printed subgraph SDL through the
+  // directives plugin.
+  plugins: [DirectivesPlugin, FederationPlugin],
   defaultFieldNullability: false,
 });

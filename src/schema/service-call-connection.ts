@@ -1,4 +1,4 @@
-import type { HeldCall } from '../domain/service-call.js';
+import type { HeldCall, ServiceCallFilter } from '../domain/service-call.js';
 import { SERVED_END_DAY, SERVED_FIRST_DAY, SERVED_WALL_FROM, SERVED_WALL_TO } from '../domain/served-range.js';
 import { type CallPosition, indexAfter } from '../history/call-selection.js';
 import type { PeriodAnswer, PeriodQuery } from '../history/history-service.js';
@@ -7,6 +7,7 @@ import type { GraphQLContext } from './context.js';
 import { instantToWall } from '../time/zone.js';
 import { type DateTimeInput, instantOf } from './date-time-value.js';
 import { badUserInput, toGraphQLError } from './graphql-errors.js';
+import type { ClientRef } from './references.js';
 import { CallResultEnum, ServiceCallRef } from './service-call.js';
 
 const DEFAULT_PAGE = 100;
@@ -31,26 +32,45 @@ function decodeCursor(cursor: string): CallPosition | null {
   return { placedAt: Number(match[1]), callId: match[2] as string };
 }
 
-const ServiceCallFilterInput = builder.inputType('ServiceCallFilter', {
-  description:
-    'Which calls: a period (required) and any of the filters GetHistoryOfServiceCalls offers. ' +
-    'Filters are applied to whole cached days, so any combination costs no extra upstream call. ' +
-    'The period selects calls by when they were answered (upstream CallTime). The upstream returns a call ' +
-    "with the day it started ringing, so a call that rang before midnight and was answered after it is " +
-    'known only once the day before is held: an answer whose first day is held but not the day before it ' +
-    'can miss calls answered early on that first day that started the evening before. A call 1C sent ' +
-    'without a CallTime (its empty date) is placed at the start of the first day of the upstream period ' +
-    `that returned it. Periods lie between ${SERVED_FIRST_DAY} and ${SERVED_END_DAY} in CONNECT_TIMEZONE.`,
-  fields: (t) => ({
-    periodFrom: t.field({ type: 'DateTime', required: true, description: 'Calls answered (CallTime) at or after this instant.' }),
-    periodTo: t.field({ type: 'DateTime', required: true, description: 'Calls answered (CallTime) before this instant.' }),
-    clientId: t.id({ description: 'Only calls of this client organisation (UUID).' }),
-    serviceUserId: t.id({ description: 'Only calls of this service user account (UUID).' }),
-    serviceId: t.id({ description: 'Only calls on this support line (UUID).' }),
-    specialistId: t.id({ description: 'Only calls where this specialist (UUID) is the caller or the callee.' }),
-    callResult: t.field({ type: CallResultEnum, description: 'Only successful or only unsuccessful calls.' }),
-  }),
-});
+/** The filters of ServiceCallFilter beside the period, each of which an entity may bind. */
+export type FilterKey = 'clientId' | 'serviceUserId' | 'serviceId' | 'specialistId';
+
+const PERIOD_DESCRIPTION =
+  'The period selects calls by when they were answered (upstream CallTime). The upstream returns a call ' +
+  'with the day it started ringing, so a call that rang before midnight and was answered after it is ' +
+  'known only once the day before is held: an answer whose first day is held but not the day before it ' +
+  'can miss calls answered early on that first day that started the evening before. A call 1C sent ' +
+  'without a CallTime (its empty date) is placed at the start of the first day of the upstream period ' +
+  `that returned it. Periods lie between ${SERVED_FIRST_DAY} and ${SERVED_END_DAY} in CONNECT_TIMEZONE.`;
+
+/**
+ * A filter input: the period and the filters GetHistoryOfServiceCalls offers, less those an entity
+ * binds (Client.serviceCalls has no clientId: it is the client's).
+ */
+export function serviceCallFilterInput(name: string, description: string, omit: readonly FilterKey[]) {
+  const without = new Set<string>(omit);
+  return builder.inputType(name, {
+    description: `${description} Filters are applied to whole cached days, so any combination costs no extra upstream call. ${PERIOD_DESCRIPTION}`,
+    fields: (t) => {
+      const all = {
+        periodFrom: t.field({ type: 'DateTime', required: true, description: 'Calls answered (CallTime) at or after this instant.' }),
+        periodTo: t.field({ type: 'DateTime', required: true, description: 'Calls answered (CallTime) before this instant.' }),
+        clientId: t.id({ description: 'Only calls of this client organisation (UUID).' }),
+        serviceUserId: t.id({ description: 'Only calls of this service user account (UUID).' }),
+        serviceId: t.id({ description: 'Only calls on this support line (UUID).' }),
+        specialistId: t.id({ description: 'Only calls where this specialist (UUID) is the caller or the callee.' }),
+        callResult: t.field({ type: CallResultEnum, description: 'Only successful or only unsuccessful calls.' }),
+      };
+      return Object.fromEntries(Object.entries(all).filter(([key]) => !without.has(key))) as typeof all;
+    },
+  });
+}
+
+const ServiceCallFilterInput = serviceCallFilterInput(
+  'ServiceCallFilter',
+  'Which calls: a period (required) and any of the filters GetHistoryOfServiceCalls offers.',
+  [],
+);
 
 const ServiceCallEdge = builder.objectRef<{ call: HeldCall }>('ServiceCallEdge').implement({
   description: 'A call with its position in the list.',
@@ -62,6 +82,8 @@ const ServiceCallEdge = builder.objectRef<{ call: HeldCall }>('ServiceCallEdge')
 
 const PageInfo = builder.objectRef<ConnectionPage>('PageInfo').implement({
   description: 'Where this page sits in the whole filtered list.',
+  // The Relay type a partner graph most likely defines too.
+  shareable: true,
   fields: (t) => ({
     hasNextPage: t.boolean({ description: 'More calls follow this page.', resolve: (p) => p.end < p.answer.calls.length }),
     hasPreviousPage: t.boolean({ description: 'Calls precede this page.', resolve: (p) => p.start > 0 }),
@@ -111,7 +133,7 @@ const Freshness = builder.objectRef<PeriodAnswer>('Freshness').implement({
   }),
 });
 
-const ServiceCallConnection = builder.objectRef<ConnectionPage>('ServiceCallConnection').implement({
+export const ServiceCallConnection = builder.objectRef<ConnectionPage>('ServiceCallConnection').implement({
   description:
     'A page of calls in history order (callTime, then callId; a call without callTime at its placement), ' +
     'with totals over the whole filtered period.',
@@ -133,7 +155,7 @@ const ServiceCallConnection = builder.objectRef<ConnectionPage>('ServiceCallConn
   }),
 });
 
-interface ServiceCallsArgs {
+export interface ServiceCallsArgs {
   filter: {
     periodFrom: DateTimeInput;
     periodTo: DateTimeInput;
@@ -155,7 +177,12 @@ function uuid(argument: string, value: string | null | undefined): string | null
 }
 
 /** Every argument checked before any upstream work or loop over days; each failure names its argument. */
-export function periodQueryOf(args: ServiceCallsArgs, ctx: GraphQLContext): { query: PeriodQuery; first: number; after: CallPosition | null } {
+export function periodQueryOf(
+  args: ServiceCallsArgs,
+  ctx: GraphQLContext,
+  /** Filters an entity binds (its own ID), already valid. */
+  bound: ServiceCallFilter = {},
+): { query: PeriodQuery; first: number; after: CallPosition | null } {
   const zone = ctx.settings.connect.timeZone;
   const { periodFrom, periodTo } = args.filter;
   // Bounds first, on the wall time as written (no offset exceeds a day), so nothing below ever sees a
@@ -187,6 +214,7 @@ export function periodQueryOf(args: ServiceCallsArgs, ctx: GraphQLContext): { qu
         serviceId: uuid('filter.serviceId', args.filter.serviceId),
         specialistId: uuid('filter.specialistId', args.filter.specialistId),
         callResult: args.filter.callResult ?? null,
+        ...bound,
       },
     },
     first,
@@ -198,35 +226,88 @@ function outOfRange(argument: string) {
   return badUserInput(argument, `the period must lie between ${SERVED_FIRST_DAY} and ${SERVED_END_DAY} (CONNECT_TIMEZONE): 1C-Connect holds no history outside it`);
 }
 
+/**
+ * A page of calls for a serviceCalls field: arguments checked, the question asked through the
+ * request's loader (so every field of the request shares one plan), the error typed.
+ */
+export async function serviceCallsPage(args: ServiceCallsArgs, ctx: GraphQLContext, bound: ServiceCallFilter = {}): Promise<ConnectionPage> {
+  const { query, first, after } = periodQueryOf(args, ctx, bound);
+  let answer: PeriodAnswer;
+  try {
+    answer = await ctx.periods.load(query);
+  } catch (error) {
+    throw toGraphQLError(error);
+  }
+  const start = after ? indexAfter(answer.calls, after) : 0;
+  return { answer, start, end: Math.min(answer.calls.length, start + first) };
+}
+
+export const SERVICE_CALLS_NULLABILITY =
+  'Null, with the error at its path, when the upstream could not provide a day it needs (QUOTA_EXHAUSTED, ' +
+  'UPSTREAM_ERROR, ...): the other fields of the response are kept.';
+
+/** The paging arguments every serviceCalls field takes beside its filter. */
+export const pageArgDescriptions = {
+  first: `Page size, 0 to ${MAX_PAGE}; default ${DEFAULT_PAGE}.`,
+  after: 'Continue after this cursor (from edges.cursor or pageInfo.endCursor).',
+  maxAge:
+    'How old (seconds) a copy of an unsealed day (today, recent days) may be before it is refetched; ' +
+    'default CACHE_MAX_AGE_SECONDS. Sealed days are never refetched.',
+} as const;
+
 builder.queryField('serviceCalls', (t) =>
   t.field({
     type: ServiceCallConnection,
     nullable: true,
     description:
-      'Calls on the partner\'s support lines answered in a period, filtered and paged. Answered from cached days; ' +
-      'only missing days, or unsealed days older than maxAge, cost upstream calls. Null, with the error at its ' +
-      'path, when the upstream could not provide a day it needs (QUOTA_EXHAUSTED, UPSTREAM_ERROR, ...): ' +
-      'the other fields of the response are kept.',
+      "Calls on the partner's support lines answered in a period, filtered and paged. Answered from cached days; " +
+      `only missing days, or unsealed days older than maxAge, cost upstream calls. ${SERVICE_CALLS_NULLABILITY}`,
     args: {
       filter: t.arg({ type: ServiceCallFilterInput, required: true, description: 'The period and filters.' }),
-      first: t.arg.int({ description: `Page size, 0 to ${MAX_PAGE}; default ${DEFAULT_PAGE}.` }),
-      after: t.arg.string({ description: 'Continue after this cursor (from edges.cursor or pageInfo.endCursor).' }),
-      maxAge: t.arg.int({
-        description:
-          'How old (seconds) a copy of an unsealed day (today, recent days) may be before it is refetched; ' +
-          'default CACHE_MAX_AGE_SECONDS. Sealed days are never refetched.',
-      }),
+      first: t.arg.int({ description: pageArgDescriptions.first }),
+      after: t.arg.string({ description: pageArgDescriptions.after }),
+      maxAge: t.arg.int({ description: pageArgDescriptions.maxAge }),
     },
-    resolve: async (_root, args, ctx) => {
-      const { query, first, after } = periodQueryOf(args, ctx);
-      let answer: PeriodAnswer;
-      try {
-        answer = await ctx.periods.load(query);
-      } catch (error) {
-        throw toGraphQLError(error);
-      }
-      const start = after ? indexAfter(answer.calls, after) : 0;
-      return { answer, start, end: Math.min(answer.calls.length, start + first) };
-    },
+    resolve: (_root, args, ctx) => serviceCallsPage(args, ctx),
   }),
 );
+
+const AccountCallRoleEnum = builder.enumType('AccountCallRole', {
+  description: "An account's part in a call.",
+  values: {
+    SPECIALIST: { description: 'The partner employee who gave support: the caller or the callee (upstream SpecialistID).' },
+    SERVICE_USER: { description: 'The account that received support (upstream ServiceUserID).' },
+    ANY: { description: 'Either: the service user, the caller or the callee.' },
+  } as const,
+});
+
+/**
+ * `serviceCalls` on an entity of the partner graph: the calls bound to its ID, through the same
+ * per-request loader as Query.serviceCalls, so the questions of a gateway's whole batch form one plan.
+ */
+export function entityServiceCallsField(
+  ref: typeof ClientRef,
+  filter: ReturnType<typeof serviceCallFilterInput>,
+  options: { description: string; bind: (id: string, role: 'SPECIALIST' | 'SERVICE_USER' | 'ANY') => ServiceCallFilter; withRole?: boolean },
+): void {
+  builder.objectField(ref, 'serviceCalls', (t) =>
+    t.field({
+      type: ServiceCallConnection,
+      nullable: true,
+      description: `${options.description} ${SERVICE_CALLS_NULLABILITY}`,
+      args: {
+        filter: t.arg({ type: filter, required: true, description: 'The period and the other filters.' }),
+        ...(options.withRole
+          ? { role: t.arg({ type: AccountCallRoleEnum, defaultValue: 'ANY', required: true, description: "The account's part in the call; default ANY." }) }
+          : {}),
+        first: t.arg.int({ description: pageArgDescriptions.first }),
+        after: t.arg.string({ description: pageArgDescriptions.after }),
+        maxAge: t.arg.int({ description: pageArgDescriptions.maxAge }),
+      },
+      resolve: (parent, args, ctx) => {
+        const role = (args as { role?: 'SPECIALIST' | 'SERVICE_USER' | 'ANY' }).role ?? 'ANY';
+        return serviceCallsPage(args, ctx, options.bind(parent.id, role));
+      },
+    }),
+  );
+}

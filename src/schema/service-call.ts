@@ -1,5 +1,6 @@
 import { directionOf, type ServiceCall, specialistOf } from '../domain/service-call.js';
 import { builder } from './builder.js';
+import { AccountRef, ClientRef, reference, SupportLineRef } from './references.js';
 
 export const CallResultEnum = builder.enumType('CallResult', {
   description: 'How a call ended, as the upstream reports it.',
@@ -16,28 +17,6 @@ export const CallDirectionEnum = builder.enumType('CallDirection', {
     OUTBOUND: { description: 'The specialist called the service user.' },
     UNKNOWN: { description: 'Neither party is the service user, or the service user is not known.' },
   } as const,
-});
-
-/** Reference types hold only an ID, so a larger partner graph can merge its own fields onto them. */
-interface Reference {
-  id: string;
-}
-
-const reference = (id: string | null): Reference | null => (id === null ? null : { id });
-
-const ClientRef = builder.objectRef<Reference>('Client').implement({
-  description: 'A client organisation of the partner, whose employees receive support (1C-Connect ClientID).',
-  fields: (t) => ({ id: t.exposeID('id', { description: 'The 1C-Connect ClientID (UUID).' }) }),
-});
-
-const SupportLineRef = builder.objectRef<Reference>('SupportLine').implement({
-  description: 'A support line of the partner (1C-Connect ServiceID).',
-  fields: (t) => ({ id: t.exposeID('id', { description: 'The 1C-Connect ServiceID (UUID).' }) }),
-});
-
-const AccountRef = builder.objectRef<Reference>('Account').implement({
-  description: 'A 1C-Connect account: a service user who gets support, or a specialist who gives it.',
-  fields: (t) => ({ id: t.exposeID('id', { description: 'The 1C-Connect AccountID (UUID).' }) }),
 });
 
 export const ServiceCallRef = builder.objectRef<ServiceCall>('ServiceCall').implement({

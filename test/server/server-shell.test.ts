@@ -16,14 +16,18 @@ afterEach(async () => {
 
 const WEEK = '{ periodFrom: "2024-03-04", periodTo: "2024-03-11" }';
 
+/** What Federation's subgraph machinery adds, described by its spec, not by us. */
+const FEDERATION_OWN = new Set(['_entities', '_service', '_Entity', '_Service', '_Any', 'link__Import', 'link__Purpose', 'FieldSet']);
+
 describe('schema', () => {
   it('describes every type, field, argument and enum value it defines', () => {
     const missing: string[] = [];
     for (const type of Object.values(schema.getTypeMap())) {
-      if (type.name.startsWith('__') || (isScalarType(type) && type.name !== 'DateTime')) continue;
+      if (type.name.startsWith('__') || FEDERATION_OWN.has(type.name) || (isScalarType(type) && type.name !== 'DateTime')) continue;
       if (!type.description) missing.push(type.name);
       if (isObjectType(type) || isInterfaceType(type) || isInputObjectType(type)) {
         for (const field of Object.values(type.getFields())) {
+          if (FEDERATION_OWN.has(field.name)) continue;
           if (!field.description) missing.push(`${type.name}.${field.name}`);
           for (const arg of 'args' in field ? field.args : []) if (!arg.description) missing.push(`${type.name}.${field.name}(${arg.name})`);
         }
@@ -36,8 +40,9 @@ describe('schema', () => {
   it('holds the contract names of the design', () => {
     const query = schema.getQueryType();
     const serviceCalls = query?.getFields().serviceCalls;
+    // The Federation subgraph schema is sorted (Pothos' toSubGraphSchema): arguments in name order.
     expect(serviceCalls?.args.map((a) => `${a.name}: ${a.type}`)).toEqual([
-      'filter: ServiceCallFilter!', 'first: Int', 'after: String', 'maxAge: Int',
+      'after: String', 'filter: ServiceCallFilter!', 'first: Int', 'maxAge: Int',
     ]);
     // Nullable: a refusal leaves the other fields of a response.
     expect(String(serviceCalls?.type)).toBe('ServiceCallConnection');
