@@ -1,5 +1,6 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { useContentEncoding } from '@whatwg-node/server';
+import { createYoga, type GraphiQLOptions, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Settings } from './config.js';
 import type { HistoryService } from './history/history-service.js';
 import type { QuotaLedger } from './history/quota-ledger.js';
@@ -41,6 +42,10 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
     // Every serviceCalls field can cost a plan of upstream calls and a filter over a year of calls:
     // a request's size is bounded before it runs.
     EnvelopArmorPlugin(REQUEST_LIMITS),
+    // Answers gzip- or deflate-encoded to a client that accepts it: GraphiQL's page is 9 MB with
+    // every asset inlined (2.4 MB gzipped), and large JSON answers shrink too. A compressed request
+    // body is inflated as it is read, and Yoga's 25 MB body limit counts the inflated bytes.
+    useContentEncoding<Record<string, unknown>>(),
   ];
   if (settings.apiKeys.length) plugins.push(useApiKeys(settings.apiKeys));
   const loaders = new WeakMap<Request, GraphQLContext['periods']>();
@@ -63,6 +68,8 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
           defaultQuery: defaultQuery({ demo: deps.demo, now: deps.clock.now(), zone: settings.connect.timeZone }),
         })
       : false,
+    // Yoga's own page loads GraphiQL from a public CDN: a blank "Loading…" page offline.
+    ...(settings.graphiql ? { renderGraphiQL: offlineGraphiQL } : {}),
     plugins,
     // A gateway may send several operations in one HTTP request: they share one loader.
     batching: { limit: 10 },
@@ -75,4 +82,17 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
       return { settings, clock: deps.clock, ledger: deps.ledger, history, periods };
     },
   });
+}
+
+let graphiqlRenderer: Promise<(options: GraphiQLOptions) => string> | undefined;
+
+/**
+ * GraphiQL with its scripts, styles and workers inlined in the page: nothing is fetched from
+ * anywhere but this server. The renderer holds 9 MB of assets (about 47 MB of RSS once loaded), so
+ * it is imported when a browser first asks for the page, never by a server with GraphiQL off or
+ * one nobody opens it on.
+ */
+function offlineGraphiQL(options: GraphiQLOptions): Promise<string> {
+  graphiqlRenderer ??= import('@graphql-yoga/render-graphiql').then((module) => module.renderGraphiQL);
+  return graphiqlRenderer.then((render) => render(options));
 }
