@@ -11,8 +11,8 @@ afterEach(async () => {
 });
 
 const NOW = '2024-03-20T10:00:00+03:00';
-const page = (h: Harness, headers: Record<string, string> = {}): Promise<Response> =>
-  h.yoga.fetch('http://yoga.test/graphql', { headers: { accept: 'text/html', ...headers } });
+const page = async (h: Harness, headers: Record<string, string> = {}): Promise<Response> =>
+  await h.yoga.fetch('http://yoga.test/graphql', { headers: { accept: 'text/html', ...headers } });
 
 /** The `defaultQuery` GraphiQL's options carry, as embedded in the page. */
 function embeddedDefaultQuery(html: string): string {
