@@ -13,11 +13,22 @@ export interface Settings {
   failedRetrySeconds: number;
   /** Longest wait (ms) on SIGTERM for requests and upstream calls in flight before they are cut. */
   shutdownTimeoutMs: number;
+  /** What one GraphQL request may ask for, however it is written (aliases, entity lists, batches, variables). */
+  requestLimits: RequestLimits;
   dataDir: string;
   redisUrl: string | undefined;
   apiKeys: string[];
   graphiql: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface RequestLimits {
+  /** Days of history all its serviceCalls fields ask for together (a week for 50 clients is 350). */
+  maxDays: number;
+  /** Calls all its pages may return together (the sum of their `first`): bounds the response size. */
+  maxCalls: number;
+  /** Aliases in one operation (a gateway's batch names each delegation with one). */
+  maxAliases: number;
 }
 
 export interface ConnectSettings {
@@ -122,6 +133,11 @@ export function loadSettings(env: Env = process.env): Settings {
     cacheSettleHours: integer(env, 'CACHE_SETTLE_HOURS', 2, 0, 720),
     failedRetrySeconds: integer(env, 'FAILED_RETRY_SECONDS', 3600, 0, 604_800),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
+    requestLimits: {
+      maxDays: integer(env, 'REQUEST_MAX_DAYS', 10_000, 1, 10_000_000),
+      maxCalls: integer(env, 'REQUEST_MAX_CALLS', 10_000, 1, 10_000_000),
+      maxAliases: integer(env, 'REQUEST_MAX_ALIASES', 100, 1, 10_000),
+    },
     dataDir: env.DATA_DIR?.trim() || './data',
     redisUrl: env.REDIS_URL?.trim() || undefined,
     apiKeys,

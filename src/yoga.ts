@@ -1,5 +1,6 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useContentEncoding } from '@whatwg-node/server';
+import type { GraphQLError } from 'graphql';
 import { createYoga, type GraphiQLOptions, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Settings } from './config.js';
 import type { HistoryService } from './history/history-service.js';
@@ -8,6 +9,7 @@ import type { GraphQLContext } from './schema/context.js';
 import { schema } from './schema/index.js';
 import { PeriodLoader } from './schema/period-loader.js';
 import { useApiKeys } from './server/api-keys.js';
+import { useVariableErrorCodes } from './server/variable-errors.js';
 import { defaultQuery } from './server/default-query.js';
 import type { Logger } from './server/logger.js';
 import type { Clock } from './time/clock.js';
@@ -24,14 +26,23 @@ export interface YogaDependencies {
   isReady?: () => boolean;
 }
 
-/** Limits on one GraphQL request: generous for dashboards and gateways, fatal to abuse. */
-export const REQUEST_LIMITS = {
-  maxAliases: { n: 20 },
-  maxDepth: { n: 10 },
-  maxDirectives: { n: 20 },
-  maxTokens: { n: 2000 },
-  costLimit: { maxCost: 5000 },
-} as const;
+/**
+ * Limits on the shape of one GraphQL request (graphql-armor), before it runs. The work it asks for
+ * (days of history, calls returned) is counted by the request's PeriodLoader, variables included, so
+ * no cost is guessed here. Refusals carry extensions.code REQUEST_TOO_LARGE.
+ */
+export function requestShapeLimits(settings: Settings) {
+  const coded = (_context: unknown, error: GraphQLError): void => {
+    (error.extensions as Record<string, unknown>).code = 'REQUEST_TOO_LARGE';
+  };
+  return {
+    maxAliases: { n: settings.requestLimits.maxAliases, onReject: [coded] },
+    maxDepth: { n: 12, onReject: [coded] },
+    maxDirectives: { n: 50, onReject: [coded] },
+    maxTokens: { n: 20_000, onReject: [coded] },
+    costLimit: { enabled: false },
+  };
+}
 
 export type ConnectYoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
@@ -41,7 +52,8 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
     useReadinessCheck({ endpoint: '/ready', check: () => deps.isReady?.() ?? true }),
     // Every serviceCalls field can cost a plan of upstream calls and a filter over a year of calls:
     // a request's size is bounded before it runs.
-    EnvelopArmorPlugin(REQUEST_LIMITS),
+    EnvelopArmorPlugin(requestShapeLimits(settings)),
+    useVariableErrorCodes(),
     // Answers gzip- or deflate-encoded to a client that accepts it: GraphiQL's page is 9 MB with
     // every asset inlined (2.4 MB gzipped), and large JSON answers shrink too. A compressed request
     // body is inflated as it is read, and Yoga's 25 MB body limit counts the inflated bytes.
@@ -76,7 +88,7 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
     context: ({ request }): GraphQLContext => {
       let periods = loaders.get(request);
       if (!periods) {
-        periods = new PeriodLoader(history);
+        periods = new PeriodLoader(history, settings.requestLimits);
         loaders.set(request, periods);
       }
       return { settings, clock: deps.clock, ledger: deps.ledger, history, periods };

@@ -1,4 +1,6 @@
 import DataLoader from 'dataloader';
+import { GraphQLError } from 'graphql';
+import type { RequestLimits } from '../config.js';
 import { type HistoryService, type PeriodAnswer, type PeriodQuery, periodQueryKey } from '../history/history-service.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -11,9 +13,20 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 export class PeriodLoader {
   private readonly loader: DataLoader<PeriodQuery, PeriodAnswer, string>;
   private readonly pending = new Set<Promise<unknown>>();
+  /** The work asked for by questions not yet sent to the history core, and by all so far. */
+  private readonly asked = { days: 0, calls: 0 };
+  private readonly sent = { days: 0, calls: 0 };
 
-  constructor(history: HistoryService) {
-    this.loader = new DataLoader<PeriodQuery, PeriodAnswer, string>((keys) => history.answer(keys), {
+  constructor(history: HistoryService, limits: RequestLimits) {
+    this.loader = new DataLoader<PeriodQuery, PeriodAnswer, string>((keys) => {
+      this.sent.days += this.asked.days;
+      this.sent.calls += this.asked.calls;
+      this.asked.days = 0;
+      this.asked.calls = 0;
+      // The whole batch is refused before anything is fetched: no upstream call for a request too large.
+      const refusal = tooLarge(this.sent, limits);
+      return refusal ? Promise.resolve(keys.map(() => refusal)) : history.answer(keys);
+    }, {
       // Identical questions in one request share one key, so they are answered once.
       cacheKeyFn: periodQueryKey,
       // Waits a turn of the event loop, so the fields of every operation of a batch join in.
@@ -21,7 +34,13 @@ export class PeriodLoader {
     });
   }
 
-  load(query: PeriodQuery): Promise<PeriodAnswer> {
+  /**
+   * Asks one question: `days` of history (the period's local days) and a page of up to `calls` calls.
+   * Counted against the request's limits with every other question of the request.
+   */
+  load(query: PeriodQuery, cost: { days: number; calls: number }): Promise<PeriodAnswer> {
+    this.asked.days += cost.days;
+    this.asked.calls += cost.calls;
     const answer = this.loader.load(query);
     const tracked = answer.then(
       () => undefined,
@@ -44,3 +63,15 @@ export class PeriodLoader {
     }
   }
 }
+
+/** REQUEST_TOO_LARGE when the work asked for passes a limit, naming the limit; null otherwise. */
+function tooLarge(asked: { days: number; calls: number }, limits: RequestLimits): GraphQLError | null {
+  const over = (what: string, setting: string, value: number, limit: number) =>
+    new GraphQLError(`the request asks for ${value} ${what}, more than ${setting} (${limit}) allows; ask for fewer days, clients or calls per request`, {
+      extensions: { code: 'REQUEST_TOO_LARGE', limit: setting, asked: value, allowed: limit },
+    });
+  if (asked.days > limits.maxDays) return over('days of history', 'REQUEST_MAX_DAYS', asked.days, limits.maxDays);
+  if (asked.calls > limits.maxCalls) return over('calls in its pages', 'REQUEST_MAX_CALLS', asked.calls, limits.maxCalls);
+  return null;
+}
+

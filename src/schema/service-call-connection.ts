@@ -4,7 +4,8 @@ import { type CallPosition, indexAfter } from '../history/call-selection.js';
 import type { PeriodAnswer, PeriodQuery } from '../history/history-service.js';
 import { builder } from './builder.js';
 import type { GraphQLContext } from './context.js';
-import { instantToWall } from '../time/zone.js';
+import { daysOfPeriod } from '../history/fetch-planner.js';
+import { instantToWall, localDayOf } from '../time/zone.js';
 import { type DateTimeInput, instantOf } from './date-time-value.js';
 import { badUserInput, toGraphQLError } from './graphql-errors.js';
 import type { ClientRef } from './references.js';
@@ -232,9 +233,10 @@ function outOfRange(argument: string) {
  */
 export async function serviceCallsPage(args: ServiceCallsArgs, ctx: GraphQLContext, bound: ServiceCallFilter = {}): Promise<ConnectionPage> {
   const { query, first, after } = periodQueryOf(args, ctx, bound);
+  const days = daysOfPeriod(query.from, query.to, (t) => localDayOf(t, ctx.settings.connect.timeZone)).length;
   let answer: PeriodAnswer;
   try {
-    answer = await ctx.periods.load(query);
+    answer = await ctx.periods.load(query, { days, calls: first });
   } catch (error) {
     throw toGraphQLError(error);
   }

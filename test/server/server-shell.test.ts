@@ -143,12 +143,13 @@ describe('unexpected errors', () => {
 });
 
 describe('request limits', () => {
-  it('refuses a request with more aliases than allowed, before any upstream work', async () => {
-    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
+  it('refuses a request with more aliases than REQUEST_MAX_ALIASES, before any upstream work', async () => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00', env: { REQUEST_MAX_ALIASES: '20' } }));
     const fields = Array.from({ length: 21 }, (_, i) => `a${i}: serviceCalls(filter: ${WEEK}, first: 0) { totalCount }`);
     const result = await h.query(`{ ${fields.join('\n')} }`);
     expect(result.data ?? null).toBeNull();
     expect(result.errors?.[0]?.message).toMatch(/aliases limit of 20 exceeded/i);
+    expect(result.errors?.[0]?.extensions?.code).toBe('REQUEST_TOO_LARGE');
     expect(h.upstreamCalls()).toBe(0);
   });
 });
