@@ -1,12 +1,9 @@
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import { buildHTTPExecutor } from '@graphql-tools/executor-http';
-import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
-import { stitchSchemas } from '@graphql-tools/stitch';
 import { stitchingDirectives } from '@graphql-tools/stitching-directives';
-import { composeServices } from '@theguild/federation-composition';
-import { buildSchema, type ExecutionResult, graphql, type GraphQLSchema, parse } from 'graphql';
+import { type ExecutionResult, graphql, type GraphQLSchema } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { afterEach, describe, expect, it } from 'vitest';
+import { federationGateway, stitchingGateway } from '../../src/partner-graph-example/gateways.js';
+import { federationPartnerSubgraph, type PartnerClient, stitchingPartnerSubgraph } from '../../src/partner-graph-example/partner-subgraph.js';
 import { startOfDay } from '../../src/time/zone.js';
 import { type Harness, startHarness } from '../support/harness.js';
 
@@ -17,18 +14,13 @@ import { type Harness, startHarness } from '../support/harness.js';
  */
 const ZONE = 'Europe/Moscow';
 const WEEK = { periodFrom: '2024-03-04', periodTo: '2024-03-11' };
-const { stitchingDirectivesTypeDefs, stitchingDirectivesTransformer } = stitchingDirectives();
+const { stitchingDirectivesTypeDefs } = stitchingDirectives();
 
 let harness: Harness | undefined;
 afterEach(async () => {
   await harness?.close();
   harness = undefined;
 });
-
-interface PartnerClient {
-  id: string;
-  name: string;
-}
 
 /** The partner's clients: the simulator's first ones, named by the partner. */
 function partnerClients(h: Harness, count: number): PartnerClient[] {
@@ -75,60 +67,29 @@ async function run(gateway: GraphQLSchema, source: string): Promise<ExecutionRes
   return (await graphql({ schema: gateway, source, contextValue: {} })) as unknown as ExecutionResult<ClientCallsData>;
 }
 
-/** A stitching gateway over the partner's subgraph and ours, built from our `_sdl`. */
-async function stitchingGateway(h: Harness, clients: PartnerClient[], ours: ReturnType<typeof ourEndpoint>): Promise<GraphQLSchema> {
+/** A stitching gateway over the partner's subgraph and ours, built from our `_sdl` (the example's). */
+async function stitchingGatewayOf(h: Harness, clients: PartnerClient[], ours: ReturnType<typeof ourEndpoint>): Promise<GraphQLSchema> {
   const sdl = (await h.query<{ _sdl: string }, never>('{ _sdl }')).data?._sdl as string;
-  const partnerSdl = `${stitchingDirectivesTypeDefs}
-    type Client @key(selectionSet: "{ id }") { id: ID! name: String! }
-    type Query { partnerClients: [Client!]! partnerClientsById(ids: [ID!]!): [Client]! @merge(keyField: "id") }`;
-  const byId = new Map(clients.map((c) => [c.id, c]));
-  const partner = createYoga({
-    schema: createSchema({
-      typeDefs: partnerSdl,
-      resolvers: { Query: { partnerClients: () => clients, partnerClientsById: (_: unknown, { ids }: { ids: string[] }) => ids.map((id) => byId.get(id) ?? null) } },
-    }),
-  });
-  return stitchSchemas({
-    subschemaConfigTransforms: [stitchingDirectivesTransformer],
-    subschemas: [
-      { schema: buildSchema(sdl), executor: buildHTTPExecutor({ endpoint: 'http://connect.test/graphql', fetch: ours.fetch }), batch: true },
-      { schema: buildSchema(partnerSdl), executor: buildHTTPExecutor({ endpoint: 'http://partner.test/graphql', fetch: partner.fetch }), batch: true },
-    ],
-  });
+  const partner = stitchingPartnerSubgraph(clients);
+  return stitchingGateway(
+    { url: 'http://connect.test/graphql', sdl, fetch: ours.fetch },
+    { url: 'http://partner.test/graphql', sdl: partner.sdl, fetch: partner.yoga.fetch as typeof fetch },
+  );
 }
 
 /** A Federation gateway over a supergraph composed from our `_service.sdl` and the partner's subgraph. */
-async function federationGateway(h: Harness, clients: PartnerClient[], ours: ReturnType<typeof ourEndpoint>): Promise<GraphQLSchema> {
-  const ourSdl = (await h.query<{ _service: { sdl: string } }, never>('{ _service { sdl } }')).data?._service.sdl as string;
-  const partnerSdl = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])
-    type Client @key(fields: "id") { id: ID! name: String! }
-    type Query { partnerClients: [Client!]! }`;
-  const byId = new Map(clients.map((c) => [c.id, c]));
-  const partner = createYoga({
-    schema: buildSubgraphSchema({
-      typeDefs: parse(partnerSdl),
-      resolvers: {
-        Query: { partnerClients: () => clients },
-        Client: { __resolveReference: (ref: { id: string }) => byId.get(ref.id) ?? null },
-      },
-    }),
-  });
-  const composed = composeServices([
-    { name: 'connect', typeDefs: parse(ourSdl), url: 'http://connect.test/graphql' },
-    { name: 'partner', typeDefs: parse(partnerSdl), url: 'http://partner.test/graphql' },
-  ]);
-  expect(composed.errors ?? []).toEqual([]);
-  return getStitchedSchemaFromSupergraphSdl({
-    supergraphSdl: composed.supergraphSdl as string,
-    // Subgraphs are named as the supergraph's join__Graph values (CONNECT, PARTNER).
-    httpExecutorOpts: ({ name }) => ({ fetch: name.toLowerCase() === 'connect' ? ours.fetch : (partner.fetch as typeof globalThis.fetch) }),
-    batch: true,
-  });
+async function federationGatewayOf(h: Harness, clients: PartnerClient[], ours: ReturnType<typeof ourEndpoint>): Promise<GraphQLSchema> {
+  const sdl = (await h.query<{ _service: { sdl: string } }, never>('{ _service { sdl } }')).data?._service.sdl as string;
+  const partner = federationPartnerSubgraph(clients);
+  return federationGateway(
+    { url: 'http://connect.test/graphql', sdl, fetch: ours.fetch },
+    { url: 'http://partner.test/graphql', sdl: partner.sdl, fetch: partner.yoga.fetch as typeof fetch },
+  );
 }
 
 describe.each([
-  ['schema stitching', stitchingGateway],
-  ['Federation v2', federationGateway],
+  ['schema stitching', stitchingGatewayOf],
+  ['Federation v2', federationGatewayOf],
 ])('%s', (_name, gatewayOf) => {
   it('asks for 5 clients over one uncached week in one request and one upstream call; again, none', async () => {
     const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
@@ -222,13 +183,10 @@ describe('schema stitching of SupportLine and Account', () => {
         resolvers: { Query: { partnerItems: () => items, partnerItemsById: (_: unknown, args: { ids: string[] }) => args.ids.map((id) => items.find((x) => x.id === id) ?? null) } },
       }),
     });
-    const gateway = stitchSchemas({
-      subschemaConfigTransforms: [stitchingDirectivesTransformer],
-      subschemas: [
-        { schema: buildSchema(sdl), executor: buildHTTPExecutor({ endpoint: 'http://connect.test/graphql', fetch: ours.fetch }), batch: true },
-        { schema: buildSchema(partnerSdl), executor: buildHTTPExecutor({ endpoint: 'http://partner.test/graphql', fetch: partner.fetch }), batch: true },
-      ],
-    });
+    const gateway = stitchingGateway(
+      { url: 'http://connect.test/graphql', sdl, fetch: ours.fetch },
+      { url: 'http://partner.test/graphql', sdl: partnerSdl, fetch: partner.fetch as typeof fetch },
+    );
     const result = (await graphql({
       schema: gateway,
       contextValue: {},
