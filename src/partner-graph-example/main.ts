@@ -4,14 +4,17 @@
  *   { partnerClients { name serviceCalls(filter: { periodFrom: "…", periodTo: "…" }) { totalCount } } }
  * Ports: EXAMPLE_PORT (default 4100) and the next four.
  */
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createYoga } from 'graphql-yoga';
 import { loadSettings } from '../config.js';
 import { jsonLogger } from '../server/logger.js';
 import { startServer } from '../server/start-server.js';
 import { systemClock } from '../time/clock.js';
 import { addDays, localDayOf } from '../time/zone.js';
-import { federationGateway, stitchingGateway } from './gateways.js';
+import { composeSupergraph, federationGateway, stitchingGateway } from './gateways.js';
 import { federationPartnerSubgraph, type PartnerClient, stitchingPartnerSubgraph } from './partner-subgraph.js';
 
 const base = Number(process.env.EXAMPLE_PORT ?? 4100);
@@ -52,6 +55,9 @@ const stitchingUrl = await listen(
   base + 3,
   createYoga({ schema: stitchingGateway({ url: connect.url, sdl: _sdl }, { url: stitchingPartnerUrl, sdl: stitchingPartner.sdl }) }),
 );
+// The supergraph as a Hive Gateway would serve it (`hive-gateway supergraph <file>`).
+const supergraphFile = join(tmpdir(), 'connect-calls-supergraph.graphql');
+writeFileSync(supergraphFile, composeSupergraph({ url: connect.url, sdl: _service.sdl }, { url: federationPartnerUrl, sdl: federationPartner.sdl }));
 const federationUrl = await listen(
   base + 4,
   createYoga({ schema: federationGateway({ url: connect.url, sdl: _service.sdl }, { url: federationPartnerUrl, sdl: federationPartner.sdl }) }),
@@ -61,6 +67,7 @@ logger.info('partner graph example ready', {
   connect: connect.url,
   stitchingGateway: stitchingUrl,
   federationGateway: federationUrl,
+  supergraph: supergraphFile,
   query: `{ partnerClients { name serviceCalls(filter: { periodFrom: "${week.periodFrom}", periodTo: "${week.periodTo}" }) { totalCount } } }`,
 });
 
