@@ -1,5 +1,6 @@
+import { buildSubgraphSchema } from '@apollo/subgraph';
 import { stitchingDirectives } from '@graphql-tools/stitching-directives';
-import { type ExecutionResult, graphql, type GraphQLSchema } from 'graphql';
+import { type ExecutionResult, graphql, type GraphQLSchema, parse } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { afterEach, describe, expect, it } from 'vitest';
 import { federationGateway, stitchingGateway } from '../../src/partner-graph-example/gateways.js';
@@ -228,6 +229,46 @@ describe('entities asked directly', () => {
     ]);
     expect(asSpecialist(specialist).totalCount).toBeGreaterThan(0);
     expect(asUser(user).totalCount).toBeGreaterThan(0);
+    expect(h.upstreamCalls()).toBe(1);
+  });
+});
+
+describe('a partner whose client id is not the 1C-Connect ClientID (Federation)', () => {
+  it('reaches our Client through connectClientId, as the README shows, in one request and one upstream call', async () => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
+    const ours = ourEndpoint(h);
+    const clients = partnerClients(h, 3).map((c, i) => ({ id: `P-${i}`, name: c.name, connectClientId: c.id }));
+    const partnerSdl = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])
+      type PartnerClient @key(fields: "id") { id: ID! name: String! connectClientId: ID connectClient: Client }
+      type Client @key(fields: "id", resolvable: false) { id: ID! }
+      type Query { partnerClients: [PartnerClient!]! }`;
+    const partner = createYoga({
+      schema: buildSubgraphSchema({
+        typeDefs: parse(partnerSdl),
+        resolvers: {
+          Query: { partnerClients: () => clients },
+          PartnerClient: {
+            __resolveReference: (ref: { id: string }) => clients.find((c) => c.id === ref.id) ?? null,
+            connectClient: (c: { connectClientId: string | null }) => (c.connectClientId ? { id: c.connectClientId } : null),
+          },
+        },
+      }),
+    });
+    const sdl = (await h.query<{ _service: { sdl: string } }, never>('{ _service { sdl } }')).data?._service.sdl as string;
+    const gateway = federationGateway(
+      { url: 'http://connect.test/graphql', sdl, fetch: ours.fetch },
+      { url: 'http://partner.test/graphql', sdl: partnerSdl, fetch: partner.fetch as typeof fetch },
+    );
+    const result = (await graphql({
+      schema: gateway,
+      contextValue: {},
+      source: `{ partnerClients { name connectClient { serviceCalls(filter: { periodFrom: "${WEEK.periodFrom}", periodTo: "${WEEK.periodTo}" }) { totalCount } } } }`,
+    })) as ExecutionResult<{ partnerClients: Array<{ name: string; connectClient: { serviceCalls: { totalCount: number } } }> }>;
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.partnerClients).toEqual(
+      clients.map((c) => ({ name: c.name, connectClient: { serviceCalls: { totalCount: expectedCount(h, c.connectClientId) } } })),
+    );
+    expect(ours.requests()).toBe(1);
     expect(h.upstreamCalls()).toBe(1);
   });
 });
