@@ -27,6 +27,8 @@ export interface RequestLimits {
   maxDays: number;
   /** Calls all its pages may return together (the sum of their `first`): bounds the response size. */
   maxCalls: number;
+  /** Values (leaf fields) its response may hold: bounds the response's bytes (a value is ~20–60 bytes). */
+  maxValues: number;
   /** Aliases in one operation (a gateway's batch names each delegation with one). */
   maxAliases: number;
 }
@@ -136,6 +138,7 @@ export function loadSettings(env: Env = process.env): Settings {
     requestLimits: {
       maxDays: integer(env, 'REQUEST_MAX_DAYS', 10_000, 1, 10_000_000),
       maxCalls: integer(env, 'REQUEST_MAX_CALLS', 10_000, 1, 10_000_000),
+      maxValues: integer(env, 'REQUEST_MAX_VALUES', 200_000, 1, 100_000_000),
       maxAliases: integer(env, 'REQUEST_MAX_ALIASES', 100, 1, 10_000),
     },
     dataDir: env.DATA_DIR?.trim() || './data',

@@ -56,6 +56,8 @@ export interface ServiceCallFilter {
   callResult?: CallResult | null;
   /** An account in any role: the service user, the caller or the callee (Account.serviceCalls). */
   partyId?: string | null;
+  /** The partner employee on the call as derived (`specialistOf`: the party that is not the service user). */
+  onCallSpecialistId?: string | null;
 }
 
 /**
@@ -70,6 +72,7 @@ export function matchesFilter(call: ServiceCall, filter: ServiceCallFilter): boo
   if (filter.specialistId != null && call.callerId !== filter.specialistId && call.calleeId !== filter.specialistId) {
     return false;
   }
+  if (filter.onCallSpecialistId != null && specialistOf(call) !== filter.onCallSpecialistId) return false;
   const party = filter.partyId;
   if (party != null && call.serviceUserId !== party && call.callerId !== party && call.calleeId !== party) return false;
   return true;

@@ -50,7 +50,7 @@ export interface PeriodAnswer extends CallSelection {
 /** One string per distinct question: identical questions share it. */
 export function periodQueryKey(q: PeriodQuery): string {
   const f = q.filter;
-  return [q.from, q.to, q.maxAgeMs, f.clientId, f.serviceUserId, f.serviceId, f.specialistId, f.callResult, f.partyId]
+  return [q.from, q.to, q.maxAgeMs, f.clientId, f.serviceUserId, f.serviceId, f.specialistId, f.callResult, f.partyId, f.onCallSpecialistId]
     .map((v) => v ?? '')
     .join('|');
 }

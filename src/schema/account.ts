@@ -17,7 +17,7 @@ entityServiceCallsField(
   {
     description: "The account's calls answered in a period, in the role asked for, filtered and paged.",
     withRole: true,
-    bind: (id, role) => (role === 'SPECIALIST' ? { specialistId: id } : role === 'SERVICE_USER' ? { serviceUserId: id } : { partyId: id }),
+    bind: (id, role) => (role === 'SPECIALIST' ? { onCallSpecialistId: id } : role === 'SERVICE_USER' ? { serviceUserId: id } : { partyId: id }),
   },
 );
 

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
-import { GraphQLError } from 'graphql';
 import type { RequestLimits } from '../config.js';
 import { type HistoryService, type PeriodAnswer, type PeriodQuery, periodQueryKey } from '../history/history-service.js';
+import { type RequestWork, tooLarge } from './request-work.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -14,8 +14,10 @@ export class PeriodLoader {
   private readonly loader: DataLoader<PeriodQuery, PeriodAnswer, string>;
   private readonly pending = new Set<Promise<unknown>>();
   /** The work asked for by questions not yet sent to the history core, and by all so far. */
-  private readonly asked = { days: 0, calls: 0 };
-  private readonly sent = { days: 0, calls: 0 };
+  private readonly asked: RequestWork = { days: 0, calls: 0 };
+  private readonly sent: RequestWork = { days: 0, calls: 0 };
+  /** The work the request's operations planned before they ran (see request-work.ts). */
+  private readonly planned: RequestWork = { days: 0, calls: 0, values: 0 };
 
   constructor(history: HistoryService, limits: RequestLimits) {
     this.loader = new DataLoader<PeriodQuery, PeriodAnswer, string>((keys) => {
@@ -23,7 +25,8 @@ export class PeriodLoader {
       this.sent.calls += this.asked.calls;
       this.asked.days = 0;
       this.asked.calls = 0;
-      // The whole batch is refused before anything is fetched: no upstream call for a request too large.
+      // Counted again as the questions arrive, in case the plan missed some: the whole batch is
+      // refused before anything is fetched.
       const refusal = tooLarge(this.sent, limits);
       return refusal ? Promise.resolve(keys.map(() => refusal)) : history.answer(keys);
     }, {
@@ -32,6 +35,14 @@ export class PeriodLoader {
       // Waits a turn of the event loop, so the fields of every operation of a batch join in.
       batchScheduleFn: (callback) => setImmediate(callback),
     });
+  }
+
+  /** Adds an operation's planned work to the request's: the total, to be checked against the limits. */
+  plan(work: RequestWork): RequestWork {
+    this.planned.days += work.days;
+    this.planned.calls += work.calls;
+    this.planned.values = (this.planned.values ?? 0) + (work.values ?? 0);
+    return { ...this.planned };
   }
 
   /**
@@ -63,15 +74,3 @@ export class PeriodLoader {
     }
   }
 }
-
-/** REQUEST_TOO_LARGE when the work asked for passes a limit, naming the limit; null otherwise. */
-function tooLarge(asked: { days: number; calls: number }, limits: RequestLimits): GraphQLError | null {
-  const over = (what: string, setting: string, value: number, limit: number) =>
-    new GraphQLError(`the request asks for ${value} ${what}, more than ${setting} (${limit}) allows; ask for fewer days, clients or calls per request`, {
-      extensions: { code: 'REQUEST_TOO_LARGE', limit: setting, asked: value, allowed: limit },
-    });
-  if (asked.days > limits.maxDays) return over('days of history', 'REQUEST_MAX_DAYS', asked.days, limits.maxDays);
-  if (asked.calls > limits.maxCalls) return over('calls in its pages', 'REQUEST_MAX_CALLS', asked.calls, limits.maxCalls);
-  return null;
-}
-

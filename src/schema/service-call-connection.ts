@@ -1,3 +1,4 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import type { HeldCall, ServiceCallFilter } from '../domain/service-call.js';
 import { SERVED_END_DAY, SERVED_FIRST_DAY, SERVED_WALL_FROM, SERVED_WALL_TO } from '../domain/served-range.js';
 import { type CallPosition, indexAfter } from '../history/call-selection.js';
@@ -8,6 +9,7 @@ import { daysOfPeriod } from '../history/fetch-planner.js';
 import { instantToWall, localDayOf } from '../time/zone.js';
 import { type DateTimeInput, instantOf } from './date-time-value.js';
 import { badUserInput, toGraphQLError } from './graphql-errors.js';
+import { selectsCalls } from './request-work.js';
 import type { ClientRef } from './references.js';
 import { CallResultEnum, ServiceCallRef } from './service-call.js';
 
@@ -231,12 +233,19 @@ function outOfRange(argument: string) {
  * A page of calls for a serviceCalls field: arguments checked, the question asked through the
  * request's loader (so every field of the request shares one plan), the error typed.
  */
-export async function serviceCallsPage(args: ServiceCallsArgs, ctx: GraphQLContext, bound: ServiceCallFilter = {}): Promise<ConnectionPage> {
+export async function serviceCallsPage(
+  args: ServiceCallsArgs,
+  ctx: GraphQLContext,
+  info: GraphQLResolveInfo,
+  bound: ServiceCallFilter = {},
+): Promise<ConnectionPage> {
   const { query, first, after } = periodQueryOf(args, ctx, bound);
   const days = daysOfPeriod(query.from, query.to, (t) => localDayOf(t, ctx.settings.connect.timeZone)).length;
+  // A field that asks only for totals returns no calls, whatever its page size.
+  const calls = selectsCalls(info.fieldNodes, info.fragments) ? first : 0;
   let answer: PeriodAnswer;
   try {
-    answer = await ctx.periods.load(query, { days, calls: first });
+    answer = await ctx.periods.load(query, { days, calls });
   } catch (error) {
     throw toGraphQLError(error);
   }
@@ -270,14 +279,18 @@ builder.queryField('serviceCalls', (t) =>
       after: t.arg.string({ description: pageArgDescriptions.after }),
       maxAge: t.arg.int({ description: pageArgDescriptions.maxAge }),
     },
-    resolve: (_root, args, ctx) => serviceCallsPage(args, ctx),
+    resolve: (_root, args, ctx, info) => serviceCallsPage(args, ctx, info),
   }),
 );
 
 const AccountCallRoleEnum = builder.enumType('AccountCallRole', {
   description: "An account's part in a call.",
   values: {
-    SPECIALIST: { description: 'The partner employee who gave support: the caller or the callee (upstream SpecialistID).' },
+    SPECIALIST: {
+      description:
+        "The partner employee who gave support: the call's specialistId (the party that is not the service user; " +
+        'calls whose direction is UNKNOWN have none).',
+    },
     SERVICE_USER: { description: 'The account that received support (upstream ServiceUserID).' },
     ANY: { description: 'Either: the service user, the caller or the callee.' },
   } as const,
@@ -306,9 +319,9 @@ export function entityServiceCallsField(
         after: t.arg.string({ description: pageArgDescriptions.after }),
         maxAge: t.arg.int({ description: pageArgDescriptions.maxAge }),
       },
-      resolve: (parent, args, ctx) => {
+      resolve: (parent, args, ctx, info) => {
         const role = (args as { role?: 'SPECIALIST' | 'SERVICE_USER' | 'ANY' }).role ?? 'ANY';
-        return serviceCallsPage(args, ctx, options.bind(parent.id, role));
+        return serviceCallsPage(args, ctx, info, options.bind(parent.id, role));
       },
     }),
   );

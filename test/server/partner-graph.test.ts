@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { federationGateway, stitchingGateway } from '../../src/partner-graph-example/gateways.js';
 import { federationPartnerSubgraph, type PartnerClient, stitchingPartnerSubgraph } from '../../src/partner-graph-example/partner-subgraph.js';
 import { startOfDay } from '../../src/time/zone.js';
+import { specialistOf } from '../../src/domain/service-call.js';
 import { type Harness, startHarness } from '../support/harness.js';
 
 /**
@@ -219,7 +220,7 @@ describe('entities asked directly', () => {
     expect(errors).toBeUndefined();
     const calls = h.simulator.history.callsBetween(startOfDay('2024-03-04', ZONE), startOfDay('2024-03-11', ZONE));
     const count = (p: (c: (typeof calls)[number]) => boolean): { totalCount: number } => ({ totalCount: calls.filter(p).length });
-    const asSpecialist = (id: string) => count((c) => c.callerId === id || c.calleeId === id);
+    const asSpecialist = (id: string) => count((c) => specialistOf(c) === id);
     const asUser = (id: string) => count((c) => c.serviceUserId === id);
     const asAny = (id: string) => count((c) => c.callerId === id || c.calleeId === id || c.serviceUserId === id);
     expect(data?.accounts).toEqual([
@@ -228,6 +229,8 @@ describe('entities asked directly', () => {
       { id: user, specialist: asSpecialist(user), serviceUser: asUser(user), any: asAny(user) },
     ]);
     expect(asSpecialist(specialist).totalCount).toBeGreaterThan(0);
+    // A service user is never the specialist of a call.
+    expect(asSpecialist(user).totalCount).toBe(0);
     expect(asUser(user).totalCount).toBeGreaterThan(0);
     expect(h.upstreamCalls()).toBe(1);
   });
