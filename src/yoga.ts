@@ -8,6 +8,7 @@ import type { QuotaLedger } from './history/quota-ledger.js';
 import type { GraphQLContext } from './schema/context.js';
 import { schema } from './schema/index.js';
 import { PeriodLoader } from './schema/period-loader.js';
+import { useEntityRepresentationCheck } from './schema/entity-representations.js';
 import { useRequestWorkLimits } from './schema/request-work.js';
 import { useApiKeys } from './server/api-keys.js';
 import { useVariableErrorCodes } from './server/variable-errors.js';
@@ -56,6 +57,7 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
     EnvelopArmorPlugin(requestShapeLimits(settings)),
     useVariableErrorCodes(),
     useRequestWorkLimits(settings.requestLimits, settings.connect.timeZone),
+    useEntityRepresentationCheck(),
     // Answers gzip- or deflate-encoded to a client that accepts it: GraphiQL's page is 9 MB with
     // every asset inlined (2.4 MB gzipped), and large JSON answers shrink too. A compressed request
     // body is inflated as it is read, and Yoga's 25 MB body limit counts the inflated bytes.

@@ -275,3 +275,26 @@ describe('a partner whose client id is not the 1C-Connect ClientID (Federation)'
     expect(h.upstreamCalls()).toBe(1);
   });
 });
+
+describe('_entities with representations it cannot resolve', () => {
+  it.each([
+    ['an unknown __typename', [{ __typename: 'Nope', id: '90028e2b-ff47-11e7-2003-0025904f970f' }], 0],
+    ['no __typename', [{ __typename: 'Client', id: '90028e2b-ff47-11e7-2003-0025904f970f' }, { id: '90028e2b-ff47-11e7-2003-0025904f970f' }], 1],
+    ['a string', ['str'], 0],
+    ['a type that is not an entity', [{ __typename: 'ServiceCall', id: 'x' }], 0],
+    ['__proto__', [{ __typename: '__proto__', id: 'x' }], 0],
+  ])('%s: BAD_USER_INPUT naming the index, no internal error', async (_name, representations, index) => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
+    const { data, errors } = await h.query('query($r: [_Any!]!) { _entities(representations: $r) { __typename } }', { r: representations });
+    expect(data ?? null).toBeNull();
+    expect(errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', argument: 'representations', index });
+    expect(h.upstreamCalls()).toBe(0);
+  });
+
+  it('gives null for an id that is not a 1C-Connect UUID, and the entity for one that is', async () => {
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00' }));
+    const { data, errors } = await h.query('{ _entities(representations: [{ __typename: "Account", id: "junk" }, { __typename: "SupportLine", id: "90028E2B-FF47-11E7-2003-0025904F970F" }]) { ... on SupportLine { id } } }');
+    expect(errors).toBeUndefined();
+    expect(data).toEqual({ _entities: [null, { id: '90028e2b-ff47-11e7-2003-0025904f970f' }] });
+  });
+});
