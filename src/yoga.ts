@@ -110,5 +110,15 @@ let graphiqlRenderer: Promise<(options: GraphiQLOptions) => string> | undefined;
  */
 function offlineGraphiQL(options: GraphiQLOptions): Promise<string> {
   graphiqlRenderer ??= import('@graphql-yoga/render-graphiql').then((module) => module.renderGraphiQL);
-  return graphiqlRenderer.then((render) => render(options));
+  // The 9 MB page changes only with its options (the default query names today's dates): the last
+  // one is kept rather than built again for every page request.
+  const key = JSON.stringify(options);
+  if (lastPage?.key === key) return Promise.resolve(lastPage.html);
+  return graphiqlRenderer.then((render) => {
+    const html = render(options);
+    lastPage = { key, html };
+    return html;
+  });
 }
+
+let lastPage: { key: string; html: string } | undefined;
