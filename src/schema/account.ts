@@ -1,5 +1,4 @@
-import { builder } from './builder.js';
-import { AccountRef, referencesOf } from './references.js';
+import { AccountRef, entityEntryPoints } from './references.js';
 import { entityServiceCallsField, serviceCallFilterInput } from './service-call-connection.js';
 
 AccountRef.implement({
@@ -21,19 +20,4 @@ entityServiceCallsField(
   },
 );
 
-builder.asEntity(AccountRef, {
-  key: builder.selection<{ id: string }>('id'),
-  resolveReference: ({ id }) => referencesOf([id])[0] ?? null,
-});
-
-builder.queryField('accounts', (t) =>
-  t.field({
-    type: [AccountRef],
-    nullable: { list: false, items: true },
-    description:
-      'Accounts by their 1C-Connect IDs, one per ID in order (null for an ID that is not a UUID), without any ' +
-      'I/O: the stitching entry point for Account.',
-    args: { ids: t.arg.idList({ required: true, description: 'Account IDs (UUIDs).' }) },
-    resolve: (_root, { ids }) => referencesOf(ids),
-  }),
-);
+entityEntryPoints(AccountRef, 'accounts', { description: 'Accounts by their 1C-Connect IDs', idsDescription: 'Account IDs (UUIDs).' });

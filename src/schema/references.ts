@@ -26,3 +26,24 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function referencesOf(ids: readonly string[]): Array<Reference | null> {
   return ids.map((id) => (UUID.test(id) ? { id: id.toLowerCase() } : null));
 }
+
+/**
+ * How a partner gateway reaches an entity: as a Federation entity (`_entities`, @key(fields: "id"))
+ * and through its stitching list entry point (`clients(ids:)` and the like, @merge in `_sdl`).
+ */
+export function entityEntryPoints(ref: typeof ClientRef, listField: string, options: { description: string; idsDescription: string }): void {
+  builder.asEntity(ref, {
+    key: builder.selection<{ id: string }>('id'),
+    resolveReference: ({ id }) => referencesOf([id])[0] ?? null,
+  });
+  builder.queryField(listField, (t) =>
+    t.field({
+      type: [ref],
+      nullable: { list: false, items: true },
+      description: `${options.description}, one per ID in order (null for an ID that is not a UUID), without any I/O: the stitching entry point a partner gateway merges on.`,
+      args: { ids: t.arg.idList({ required: true, description: options.idsDescription }) },
+      resolve: (_root, { ids }) => referencesOf(ids),
+    }),
+  );
+}
+

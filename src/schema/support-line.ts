@@ -1,5 +1,4 @@
-import { builder } from './builder.js';
-import { referencesOf, SupportLineRef } from './references.js';
+import { entityEntryPoints, SupportLineRef } from './references.js';
 import { entityServiceCallsField, serviceCallFilterInput } from './service-call-connection.js';
 
 SupportLineRef.implement({
@@ -13,19 +12,4 @@ entityServiceCallsField(
   { description: 'The calls on this line (upstream ServiceID) answered in a period, filtered and paged.', bind: (id) => ({ serviceId: id }) },
 );
 
-builder.asEntity(SupportLineRef, {
-  key: builder.selection<{ id: string }>('id'),
-  resolveReference: ({ id }) => referencesOf([id])[0] ?? null,
-});
-
-builder.queryField('supportLines', (t) =>
-  t.field({
-    type: [SupportLineRef],
-    nullable: { list: false, items: true },
-    description:
-      'Support lines by their 1C-Connect ServiceIDs, one per ID in order (null for an ID that is not a UUID), ' +
-      'without any I/O: the stitching entry point for SupportLine.',
-    args: { ids: t.arg.idList({ required: true, description: 'ServiceIDs (UUIDs).' }) },
-    resolve: (_root, { ids }) => referencesOf(ids),
-  }),
-);
+entityEntryPoints(SupportLineRef, 'supportLines', { description: 'Support lines by their 1C-Connect ServiceIDs', idsDescription: 'ServiceIDs (UUIDs).' });

@@ -8,17 +8,18 @@ import { SimulatedHistory } from '../../src/simulator/dataset.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { UpstreamOutOfLimitError, UpstreamUnavailableError } from '../../src/upstream/errors.js';
 import type { HistoryRequest } from '../../src/upstream/history-request.js';
-import { jsonLogger } from '../../src/server/logger.js';
+import { jsonLogger, type Logger } from '../../src/server/logger.js';
 
 const ZONE = 'Europe/Moscow';
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const at = (moscow: string): number => Date.parse(`${moscow}+03:00`);
 
-/** A source over generated history that counts its calls and can be held or made to fail. */
+/** A source over generated history that counts its calls and can be held, made to fail, or given rows. */
 class ScriptedSource implements HistorySource {
   readonly requests: HistoryRequest[] = [];
   private failures: Error[] = [];
+  private answers: ServiceCall[][] = [];
   private gate: Promise<void> | null = null;
   private release: (() => void) | null = null;
 
@@ -26,6 +27,11 @@ class ScriptedSource implements HistorySource {
 
   failNext(error: Error): void {
     this.failures.push(error);
+  }
+
+  /** The next call answers exactly these rows. */
+  answerNext(calls: ServiceCall[]): void {
+    this.answers.push(calls);
   }
 
   hold(): void {
@@ -42,7 +48,7 @@ class ScriptedSource implements HistorySource {
   async *history(request: HistoryRequest): AsyncGenerator<ServiceCall[]> {
     this.requests.push(request);
     // Rows as of the moment the call is made, like the real service.
-    const calls = this.data.callsBetween(request.periodFrom as number, request.periodTo as number);
+    const calls = this.answers.shift() ?? this.data.callsBetween(request.periodFrom as number, request.periodTo as number);
     if (this.gate) await this.gate;
     const failure = this.failures.shift();
     if (failure) {
@@ -53,7 +59,7 @@ class ScriptedSource implements HistorySource {
   }
 }
 
-function setUp(now: string, limits: { day?: number; night?: number } = {}) {
+function setUp(now: string, limits: { day?: number; night?: number } = {}, logger?: Logger) {
   const clock = new ManualClock(at(now));
   const data = new SimulatedHistory({ seed: 5, callsPerDay: 50, zone: ZONE, clock });
   const source = new ScriptedSource(data);
@@ -68,6 +74,7 @@ function setUp(now: string, limits: { day?: number; night?: number } = {}) {
     nightMaxDays: 7,
     settleHours: 2,
     failedRetryMs: HOUR,
+    logger,
   });
   const ask = async (from: string, to: string, maxAgeMs = 15 * MIN): Promise<PeriodAnswer> => {
     const query: PeriodQuery = { from: at(from), to: at(to), maxAgeMs, filter: {} };
@@ -207,32 +214,14 @@ describe('HistoryService', () => {
   });
 
   it('says so in the log when the upstream lists a CallID twice, and counts the call once', async () => {
-    const clock = new ManualClock(at('2024-03-20T10:00:00'));
-    const call = { callId: 'c1', clientId: null, serviceUserId: null, serviceId: null, callTime: at('2024-03-19T10:00:00'), callerId: null, calleeId: null, callResult: 'SUCCESSFUL' as const, durationSeconds: 5 };
-    const requests: HistoryRequest[] = [];
-    const source: HistorySource = {
-      async *history(request) {
-        requests.push(request);
-        yield [call, { ...call, durationSeconds: 6 }];
-      },
-    };
     const lines: string[] = [];
-    const service = new HistoryService({
-      store: new MemoryHistoryStore(ZONE),
-      source,
-      ledger: new QuotaLedger({ zone: ZONE, dayHours: { from: 8, to: 20 }, dayLimit: 10, nightLimit: 50 }, clock),
-      clock,
-      zone: ZONE,
-      dayMaxDays: 7,
-      nightMaxDays: 7,
-      settleHours: 2,
-      failedRetryMs: HOUR,
-      logger: jsonLogger('warn', (line) => lines.push(line)),
-    });
+    const { source, service } = setUp('2024-03-20T10:00:00', {}, jsonLogger('warn', (line) => lines.push(line)));
+    const call = { callId: 'c1', clientId: null, serviceUserId: null, serviceId: null, callTime: at('2024-03-19T10:00:00'), callerId: null, calleeId: null, callResult: 'SUCCESSFUL' as const, durationSeconds: 5 };
+    source.answerNext([call, { ...call, durationSeconds: 6 }]);
     const [answer] = await service.answer([{ from: at('2024-03-19T00:00:00'), to: at('2024-03-20T00:00:00'), maxAgeMs: 0, filter: {} }]);
     expect((answer as PeriodAnswer).stats).toMatchObject({ total: 1, totalDurationSeconds: 5 });
     expect(lines.join('')).toContain('"message":"upstream listed calls more than once; each CallID is counted once, its first row kept","first":"2024-03-19","last":"2024-03-19","duplicateRows":1');
-    expect(requests).toHaveLength(1);
+    expect(source.requests).toHaveLength(1);
   });
 });
 

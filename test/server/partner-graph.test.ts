@@ -64,9 +64,9 @@ interface ClientCallsData {
   partnerClients: Array<{ name: string; serviceCalls: { totalCount: number } | null }>;
 }
 
-async function run(gateway: GraphQLSchema, source: string): Promise<ExecutionResult<ClientCallsData>> {
+async function run<T = ClientCallsData>(gateway: GraphQLSchema, source: string): Promise<ExecutionResult<T>> {
   // A fresh context per request: the gateway's batching and loaders live as long as it.
-  return (await graphql({ schema: gateway, source, contextValue: {} })) as unknown as ExecutionResult<ClientCallsData>;
+  return (await graphql({ schema: gateway, source, contextValue: {} })) as unknown as ExecutionResult<T>;
 }
 
 /** A stitching gateway over the partner's subgraph and ours, built from our `_sdl` (the example's). */
@@ -189,11 +189,10 @@ describe('schema stitching of SupportLine and Account', () => {
       { url: 'http://connect.test/graphql', sdl, fetch: ours.fetch },
       { url: 'http://partner.test/graphql', sdl: partnerSdl, fetch: partner.fetch as typeof fetch },
     );
-    const result = (await graphql({
-      schema: gateway,
-      contextValue: {},
-      source: `{ partnerItems { label serviceCalls(filter: { periodFrom: "${WEEK.periodFrom}", periodTo: "${WEEK.periodTo}" }) { totalCount } } }`,
-    })) as ExecutionResult<{ partnerItems: Array<{ label: string; serviceCalls: { totalCount: number } }> }>;
+    const result = await run<{ partnerItems: Array<{ label: string; serviceCalls: { totalCount: number } }> }>(
+      gateway,
+      `{ partnerItems { label serviceCalls(filter: { periodFrom: "${WEEK.periodFrom}", periodTo: "${WEEK.periodTo}" }) { totalCount } } }`,
+    );
     expect(result.errors).toBeUndefined();
     const week = h.simulator.history.callsBetween(startOfDay('2024-03-04', ZONE), startOfDay('2024-03-11', ZONE));
     expect(result.data?.partnerItems.map((x) => x.serviceCalls.totalCount)).toEqual(ids.map((id) => week.filter((c) => matches(c, id)).length));
@@ -262,11 +261,10 @@ describe('a partner whose client id is not the 1C-Connect ClientID (Federation)'
       { url: 'http://connect.test/graphql', sdl, fetch: ours.fetch },
       { url: 'http://partner.test/graphql', sdl: partnerSdl, fetch: partner.fetch as typeof fetch },
     );
-    const result = (await graphql({
-      schema: gateway,
-      contextValue: {},
-      source: `{ partnerClients { name connectClient { serviceCalls(filter: { periodFrom: "${WEEK.periodFrom}", periodTo: "${WEEK.periodTo}" }) { totalCount } } } }`,
-    })) as ExecutionResult<{ partnerClients: Array<{ name: string; connectClient: { serviceCalls: { totalCount: number } } }> }>;
+    const result = await run<{ partnerClients: Array<{ name: string; connectClient: { serviceCalls: { totalCount: number } } }> }>(
+      gateway,
+      `{ partnerClients { name connectClient { serviceCalls(filter: { periodFrom: "${WEEK.periodFrom}", periodTo: "${WEEK.periodTo}" }) { totalCount } } } }`,
+    );
     expect(result.errors).toBeUndefined();
     expect(result.data?.partnerClients).toEqual(
       clients.map((c) => ({ name: c.name, connectClient: { serviceCalls: { totalCount: expectedCount(h, c.connectClientId) } } })),
