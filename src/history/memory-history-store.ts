@@ -1,7 +1,8 @@
 import { compareHeldCalls, type HeldCall, type ServiceCall } from '../domain/service-call.js';
 import { type LocalDay, localDayOf, startOfDay } from '../time/zone.js';
+import { type CallPosition, type CallSelection, type CallStats, indexAfter, selectCalls } from './call-selection.js';
 import { type DayCoverage, daysOfPeriod } from './fetch-planner.js';
-import type { DayFailure, FetchedPeriod, HistoryStore, StagedFetch } from './history-store.js';
+import type { CallPage, CallQuery, DayFailure, FetchedPeriod, HeldSummary, HistoryStore, StagedFetch } from './history-store.js';
 
 /**
  * A copy of a string that shares no memory with the text it was cut from: a decoded value would
@@ -45,7 +46,21 @@ interface DayBucket {
   sorted: HeldCall[] | null;
 }
 
-/** History held in process memory: lost on restart, not shared between replicas. */
+const SELECTION_CACHE_SIZE = 128;
+const SELECTION_CACHE_CALLS = 1_000_000;
+
+/** One string per distinct selection: identical questions share it. */
+function selectionKey(q: CallQuery): string {
+  const f = q.filter;
+  return [q.from, q.to, f.clientId, f.serviceUserId, f.serviceId, f.specialistId, f.callResult, f.partyId, f.onCallSpecialistId]
+    .map((v) => v ?? '')
+    .join('|');
+}
+
+/**
+ * History held in process memory (`STORE=memory`): lost on restart, not shared between replicas,
+ * and growing with the history held. For tests and short-lived demos.
+ */
 export class MemoryHistoryStore implements HistoryStore {
   private readonly fetches = new Map<number, HeldFetch>();
   private readonly days = new Map<LocalDay, { coverage: DayCoverage; fetchId: number }>();
@@ -55,6 +70,9 @@ export class MemoryHistoryStore implements HistoryStore {
   private readonly buckets = new Map<LocalDay, DayBucket>();
   private readonly pool = new IdPool(ID_POOL_LIMIT);
   private nextFetchId = 1;
+  /** Filtered lists of recent questions; any commit may change any of them, so a commit clears them. */
+  private readonly selections = new Map<string, CallSelection>();
+  private selectedCalls = 0;
 
   constructor(private readonly zone: string) {}
 
@@ -80,7 +98,74 @@ export class MemoryHistoryStore implements HistoryStore {
     for (const day of days) this.dayFailures.set(day, failure);
   }
 
-  async callsBetween(from: number, to: number): Promise<HeldCall[]> {
+  async page(query: CallQuery, after: CallPosition | null, first: number): Promise<CallPage> {
+    const { calls } = this.select(query);
+    const start = after ? indexAfter(calls, after) : 0;
+    const end = Math.min(calls.length, start + first);
+    return { calls: calls.slice(start, end), hasNextPage: end < calls.length, hasPreviousPage: start > 0 };
+  }
+
+  async stats(query: CallQuery): Promise<CallStats> {
+    return this.select(query).stats;
+  }
+
+  async dropBefore(day: LocalDay): Promise<{ days: number; calls: number }> {
+    const callsBefore = this.current.size;
+    let days = 0;
+    for (const held of [...this.days.keys()]) {
+      if (held >= day) continue;
+      const entry = this.days.get(held) as { fetchId: number };
+      this.days.delete(held);
+      days++;
+      const fetch = this.fetches.get(entry.fetchId);
+      if (fetch && --fetch.daysCovered === 0) this.dropFetch(fetch);
+    }
+    for (const failed of [...this.dayFailures.keys()]) if (failed < day) this.dayFailures.delete(failed);
+    this.forgetSelections();
+    return { days, calls: callsBefore - this.current.size };
+  }
+
+  async summary(now: number): Promise<HeldSummary> {
+    let daysSealed = 0;
+    for (const { coverage } of this.days.values()) if (coverage.sealed) daysSealed++;
+    let daysFailed = 0;
+    for (const failure of this.dayFailures.values()) if (failure.until > now) daysFailed++;
+    return { daysHeld: this.days.size, daysSealed, daysFailed, calls: this.current.size };
+  }
+
+  async close(): Promise<void> {}
+
+  private select(query: CallQuery): CallSelection {
+    const key = selectionKey(query);
+    const cached = this.selections.get(key);
+    if (cached) {
+      this.selections.delete(key);
+      this.selections.set(key, cached);
+      return cached;
+    }
+    const selection = selectCalls(this.callsBetween(query.from, query.to), query.filter);
+    this.selections.set(key, selection);
+    this.selectedCalls += selection.calls.length;
+    // Bounded by entries and by the calls they hold together, oldest use first out.
+    while (this.selections.size > SELECTION_CACHE_SIZE || this.selectedCalls > SELECTION_CACHE_CALLS) {
+      const [oldest, dropped] = this.selections.entries().next().value as [string, CallSelection];
+      this.selections.delete(oldest);
+      this.selectedCalls -= dropped.calls.length;
+    }
+    return selection;
+  }
+
+  private forgetSelections(): void {
+    this.selections.clear();
+    this.selectedCalls = 0;
+  }
+
+  private dropFetch(fetch: HeldFetch): void {
+    for (const callId of fetch.callIds) if (this.current.get(callId)?.fetchId === fetch.id) this.unplace(callId);
+    this.fetches.delete(fetch.id);
+  }
+
+  private callsBetween(from: number, to: number): HeldCall[] {
     if (to <= from) return [];
     const result: HeldCall[] = [];
     for (const day of daysOfPeriod(from, to, this.dayOf)) {
@@ -178,12 +263,9 @@ export class MemoryHistoryStore implements HistoryStore {
         // A copy none of whose days it is the newest copy of any more is dropped with the calls it
         // alone still provides: each of those started on one of its days, and the newer copy of that
         // day would have brought it again.
-        for (const older of replaced) {
-          if (older.daysCovered > 0) continue;
-          for (const callId of older.callIds) if (this.current.get(callId)?.fetchId === older.id) this.unplace(callId);
-          this.fetches.delete(older.id);
-        }
+        for (const older of replaced) if (older.daysCovered === 0) this.dropFetch(older);
         staged = [];
+        this.forgetSelections();
         return { duplicateRows };
       },
       discard: async () => {
