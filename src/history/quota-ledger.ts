@@ -1,5 +1,7 @@
 import type { Clock } from '../time/clock.js';
 import { type DayHours, type PeriodKind, periodKindAt } from '../time/day-night.js';
+import type { UpstreamOutcome } from './history-events.js';
+import { type LedgerOutcome, MemoryQuotaJournal, type QuotaJournal, QuotaJournalError } from './quota-journal.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -22,20 +24,77 @@ export interface QuotaState {
   blockedUntil: number | null;
 }
 
+export interface QuotaLedgerOptions {
+  /**
+   * Where calls and the block are recorded so that a restart remembers them (a new ledger on the same
+   * journal loads the last hour's calls and the block in force). Default: a journal in memory.
+   */
+  journal?: QuotaJournal;
+  /**
+   * Told when the journal fails to store an outcome or a block. Neither changes what the ledger
+   * counts now (the call is already on record; the block holds in memory), so they do not throw.
+   * Default: a process warning.
+   */
+  onJournalError?: (error: QuotaJournalError) => void;
+}
+
+/** One allowed upstream call, on record before the ledger returned it. */
+export interface LedgerTicket {
+  /** The journal's id of the call. */
+  readonly id: number;
+  /** When the call was allowed (epoch ms). */
+  readonly at: number;
+  /** 'pending' until settled. */
+  readonly outcome: LedgerOutcome;
+  /**
+   * Records how the call ended. Exactly once: a second settle throws (whatever the outcome). The
+   * call counts against the quota whatever its outcome; an 'out_of_limit' outcome does not block by
+   * itself (call blockAfterOutOfLimit).
+   */
+  settle(outcome: UpstreamOutcome): void;
+}
+
 /**
  * Where an upstream call is allowed or refused. Records every call with its time; a call is allowed
  * while the calls of the last sliding hour are fewer than the limit in force now (day or night in the
  * upstream's zone) and no OUT_OF_LIMIT block holds. A sliding hour is never looser than the upstream's
  * own counting, whatever window it uses.
+ *
+ * Every allowed call is written to the journal (synchronously) before tryAcquire/acquire return, and
+ * a new ledger loads the last hour's calls and the block from it: no sequence of restarts exceeds the
+ * limit in any sliding hour. Fails closed: when the journal cannot record a call, acquire and
+ * tryAcquire throw a QuotaJournalError and the call must not be made (it is not counted in memory).
+ *
+ * Clock skew: a call dated in the future (the clock went back since it was recorded) counts until it
+ * is an hour old by its own date, i.e. until the clock reads `at + 1 h`. That may hold calls back
+ * longer than needed, never shorter. (A clock that ran far ahead and was then corrected holds back as
+ * many calls as were made meanwhile until it catches up: move the journal file away to forget them.)
  */
 export class QuotaLedger {
+  /** When the calls of the window were made; unordered (skewed entries), pruned as they leave it. */
   private calls: number[] = [];
   private blockedUntil = 0;
+  private readonly journal: QuotaJournal;
+  private readonly onJournalError: (error: QuotaJournalError) => void;
 
+  /** Throws a QuotaJournalError when the journal cannot be read. */
   constructor(
     private readonly rules: QuotaRules,
     private readonly clock: Clock,
-  ) {}
+    options: QuotaLedgerOptions = {},
+  ) {
+    this.journal = options.journal ?? new MemoryQuotaJournal();
+    this.onJournalError = options.onJournalError ?? ((error) => process.emitWarning(error));
+    const now = clock.now();
+    let loaded: ReturnType<QuotaJournal['load']>;
+    try {
+      loaded = this.journal.load(now - HOUR);
+    } catch (cause) {
+      throw new QuotaJournalError(`the quota journal could not be read: ${message(cause)}`, { cause });
+    }
+    this.calls = loaded.calls.map((c) => c.at);
+    this.blockedUntil = loaded.blockedUntil;
+  }
 
   /** The hourly limits of both period kinds. */
   get limits(): { day: number; night: number } {
@@ -50,35 +109,78 @@ export class QuotaLedger {
     return periodKindAt(instant, this.rules.zone, this.rules.dayHours);
   }
 
+  /** Calls counting at `instant` (not before it): those less than an hour old, future-dated ones included. */
   private usedAt(instant: number): number {
     let used = 0;
-    for (const at of this.calls) if (at > instant - HOUR && at <= instant) used++;
+    for (const at of this.calls) if (at > instant - HOUR) used++;
     return used;
   }
 
   private prune(now: number): void {
-    if (this.calls.length && (this.calls[0] as number) <= now - HOUR) this.calls = this.calls.filter((at) => at > now - HOUR);
+    if (this.calls.some((at) => at <= now - HOUR)) this.calls = this.calls.filter((at) => at > now - HOUR);
   }
 
-  /** Records `count` calls made now if they are all allowed; returns false, recording nothing, otherwise. */
+  private allows(now: number, count: number): boolean {
+    this.prune(now);
+    return now >= this.blockedUntil && this.usedAt(now) + count <= this.limitAt(now);
+  }
+
+  /** Puts one call made at `now` on record, then counts it; throws a QuotaJournalError when it cannot. */
+  private record(now: number): number {
+    let id: number;
+    try {
+      id = this.journal.record(now);
+    } catch (cause) {
+      throw new QuotaJournalError(`the quota journal could not record an upstream call, so none is made: ${message(cause)}`, { cause });
+    }
+    this.calls.push(now);
+    return id;
+  }
+
+  /**
+   * Records `count` calls made now if they are all allowed; returns false, recording nothing, otherwise.
+   * Their outcomes stay 'pending' in the journal (use acquire to settle them). Throws a
+   * QuotaJournalError, and no call may be made, when the journal cannot record them (those recorded
+   * before the failure still count).
+   */
   tryAcquire(count = 1): boolean {
     const now = this.clock.now();
-    this.prune(now);
-    if (now < this.blockedUntil) return false;
-    if (this.usedAt(now) + count > this.limitAt(now)) return false;
-    for (let i = 0; i < count; i++) this.calls.push(now);
+    if (!this.allows(now, count)) return false;
+    for (let i = 0; i < count; i++) this.record(now);
     return true;
   }
 
   /**
+   * Records one call made now and returns its ticket if it is allowed; null, recording nothing, when
+   * the limit or a block holds. Throws a QuotaJournalError, and the call must not be made, when the
+   * journal cannot record it (fail closed).
+   */
+  acquire(): LedgerTicket | null {
+    const now = this.clock.now();
+    if (!this.allows(now, 1)) return null;
+    return new Ticket(this.record(now), now, this.journal, this.onJournalError);
+  }
+
+  /**
    * The upstream said OUT_OF_LIMIT: someone else spends the same login's quota. Calls wait until the
-   * oldest call in our window is an hour old (an hour from now when the window is empty).
+   * oldest call in our window is an hour old (an hour from now when the window is empty). The block is
+   * written to the journal so that a restart keeps it.
    */
   blockAfterOutOfLimit(): void {
     const now = this.clock.now();
     this.prune(now);
-    const oldest = this.calls[0];
-    this.blockedUntil = Math.max(this.blockedUntil, (oldest ?? now) + HOUR);
+    const oldest = Math.min(now, ...this.calls);
+    this.blockedUntil = Math.max(this.blockedUntil, oldest + HOUR);
+    try {
+      this.journal.block(this.blockedUntil);
+    } catch (cause) {
+      this.onJournalError(new QuotaJournalError(`the quota journal could not record the OUT_OF_LIMIT block: ${message(cause)}`, { cause }));
+    }
+  }
+
+  /** Closes the journal. */
+  close(): void {
+    this.journal.close();
   }
 
   /**
@@ -129,4 +231,33 @@ export class QuotaLedger {
       blockedUntil: blocked ? this.blockedUntil : null,
     };
   }
+}
+
+class Ticket implements LedgerTicket {
+  private current: LedgerOutcome = 'pending';
+
+  constructor(
+    readonly id: number,
+    readonly at: number,
+    private readonly journal: QuotaJournal,
+    private readonly onJournalError: (error: QuotaJournalError) => void,
+  ) {}
+
+  get outcome(): LedgerOutcome {
+    return this.current;
+  }
+
+  settle(outcome: UpstreamOutcome): void {
+    if (this.current !== 'pending') throw new Error(`quota ticket ${this.id} is already settled (${this.current}); cannot settle it again as ${outcome}`);
+    this.current = outcome;
+    try {
+      this.journal.settle(this.id, outcome);
+    } catch (cause) {
+      this.onJournalError(new QuotaJournalError(`the quota journal could not store the outcome of call ${this.id}: ${message(cause)}`, { cause }));
+    }
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
