@@ -15,7 +15,11 @@ export interface Settings {
   shutdownTimeoutMs: number;
   /** What one GraphQL request may ask for, however it is written (aliases, entity lists, batches, variables). */
   requestLimits: RequestLimits;
+  /** Where history, coverage and the quota ledger are kept: `sqlite` files in dataDir, or `memory` (a restart forgets). */
+  store: 'sqlite' | 'memory';
   dataDir: string;
+  /** Days of history kept (older ones dropped at start and daily); undefined keeps everything. */
+  retentionDays: number | undefined;
   redisUrl: string | undefined;
   apiKeys: string[];
   graphiql: boolean;
@@ -93,6 +97,12 @@ function connectUrl(env: Env): string | undefined {
   return url.toString();
 }
 
+function store(env: Env): Settings['store'] {
+  const raw = env.STORE?.trim().toLowerCase() || 'sqlite';
+  if (raw === 'sqlite' || raw === 'memory') return raw;
+  throw new ConfigError('STORE', `${JSON.stringify(env.STORE)} is not sqlite or memory`);
+}
+
 function logLevel(env: Env): Settings['logLevel'] {
   const raw = env.LOG_LEVEL?.trim().toLowerCase() || 'info';
   if (raw === 'debug' || raw === 'info' || raw === 'warn' || raw === 'error') return raw;
@@ -141,7 +151,9 @@ export function loadSettings(env: Env = process.env): Settings {
       maxValues: integer(env, 'REQUEST_MAX_VALUES', 200_000, 1, 100_000_000),
       maxAliases: integer(env, 'REQUEST_MAX_ALIASES', 100, 1, 10_000),
     },
+    store: store(env),
     dataDir: env.DATA_DIR?.trim() || './data',
+    retentionDays: env.RETENTION_DAYS?.trim() ? integer(env, 'RETENTION_DAYS', 0, 1, 36_600) : undefined,
     redisUrl: env.REDIS_URL?.trim() || undefined,
     apiKeys,
     graphiql: boolean(env, 'GRAPHIQL', true),

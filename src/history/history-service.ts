@@ -1,25 +1,30 @@
-import type { ServiceCall, ServiceCallFilter } from '../domain/service-call.js';
+import type { ServiceCallFilter } from '../domain/service-call.js';
 import type { Logger } from '../server/logger.js';
 import type { Clock } from '../time/clock.js';
 import type { PeriodKind } from '../time/day-night.js';
 import { addDays, formatIsoWithOffset, type LocalDay, localDayOf, startOfDay } from '../time/zone.js';
-import { UpstreamOutOfLimitError, UpstreamProtocolError, ValueConversionError } from '../upstream/errors.js';
-import type { HistoryRequest } from '../upstream/history-request.js';
-import { type CallSelection, selectCalls } from './call-selection.js';
+import {
+  ConnectError,
+  UpstreamOutOfLimitError,
+  UpstreamProtocolError,
+  UpstreamUnavailableError,
+  ValueConversionError,
+} from '../upstream/errors.js';
+import type { CallPosition, CallStats } from './call-selection.js';
 import { type DayCoverage, daysOfPeriod, dayState, type PlannedCall, planFetches } from './fetch-planner.js';
+import { type AnswerSource, type HistoryEvents, ignoredHistoryEvents, type UpstreamOutcome } from './history-events.js';
 import { QuotaExhaustedError, UndecodableHistoryError } from './history-errors.js';
-import type { DayFailure, HistoryStore } from './history-store.js';
-import type { QuotaLedger } from './quota-ledger.js';
+import type { HistoryIngest } from './history-ingest.js';
+import type { CallPage, DayFailure, HistoryStore } from './history-store.js';
+import type { LedgerTicket, QuotaLedger } from './quota-ledger.js';
 
-/** Where calls come from: the 1C-Connect client, batches of rows as they are decoded. */
-export interface HistorySource {
-  /** `signal` aborts the call: the iteration then throws and nothing of it is kept. */
-  history(request: HistoryRequest, signal?: AbortSignal): AsyncIterable<ServiceCall[]>;
-}
+export type { HistorySource } from './history-ingest.js';
 
 export interface HistoryServiceOptions {
+  /** Read by this thread: coverage, failures, pages and totals. */
   store: HistoryStore;
-  source: HistorySource;
+  /** The one writer of the store: fetches, decodes and commits upstream periods. */
+  ingest: HistoryIngest;
   ledger: QuotaLedger;
   clock: Clock;
   zone: string;
@@ -29,6 +34,7 @@ export interface HistoryServiceOptions {
   /** How long (ms) days whose complete response could not be decoded are not asked for again. */
   failedRetryMs: number;
   logger?: Logger;
+  events?: HistoryEvents;
 }
 
 /** One question of a GraphQL request: a period, how old a copy it accepts, and a filter. */
@@ -40,11 +46,19 @@ export interface PeriodQuery {
   filter: ServiceCallFilter;
 }
 
-export interface PeriodAnswer extends CallSelection {
-  /** When the oldest copy of the days used was fetched. */
+/**
+ * The answer to one question: how fresh its days are, and its calls, read from the store when asked
+ * (a field that asks only for totals reads no page, and one that asks for a page computes no totals).
+ */
+export interface PeriodAnswer {
+  /** When the oldest copy of the days used was fetched (epoch ms). */
   asOf: number;
   /** Some day used is older than the query accepts, because no upstream call could be made. */
   stale: boolean;
+  /** Up to `first` calls strictly after `after`, in history order. */
+  page(after: CallPosition | null, first: number): Promise<CallPage>;
+  /** Totals over every call of the question. */
+  stats(): Promise<CallStats>;
 }
 
 /** One string per distinct question: identical questions share it. */
@@ -56,8 +70,8 @@ export function periodQueryKey(q: PeriodQuery): string {
 }
 
 const HOUR = 3_600_000;
-const SELECTION_CACHE_SIZE = 128;
-const SELECTION_CACHE_CALLS = 1_000_000;
+/** Totals of recent questions kept: a dashboard asks the same ones again and again. */
+const STATS_CACHE_SIZE = 512;
 
 /** Serialises the short sections that read coverage and claim days, so two requests never claim the same day. */
 class Mutex {
@@ -81,11 +95,15 @@ export class HistoryService {
   /** Aborts every upstream call in flight (shutdown past its time limit). */
   private readonly aborting = new AbortController();
   private readonly lock = new Mutex();
-  /** Answers of recent questions; any commit may change any answer, so a commit clears them. */
-  private readonly selections = new Map<string, CallSelection>();
-  private selectedCalls = 0;
+  /** Totals of recent questions; any commit may change any of them, so a commit clears them. */
+  private readonly statsCache = new Map<string, CallStats>();
+  /** Counts commits: totals computed while a commit landed are not kept. */
+  private generation = 0;
+  private readonly events: HistoryEvents;
 
-  constructor(private readonly options: HistoryServiceOptions) {}
+  constructor(private readonly options: HistoryServiceOptions) {
+    this.events = options.events ?? ignoredHistoryEvents;
+  }
 
   private dayOf = (instant: number): LocalDay => localDayOf(instant, this.options.zone);
 
@@ -99,27 +117,75 @@ export class HistoryService {
     queries.forEach((q, i) => {
       for (const day of daysByQuery[i] as LocalDay[]) needs.set(day, Math.min(needs.get(day) ?? Infinity, q.maxAgeMs));
     });
-    const failures = await this.ensure(needs, asked);
+    const { failures, fetched } = await this.ensure(needs, asked);
     const coverage = await this.options.store.coverage([...needs.keys()]);
-    return Promise.all(
-      queries.map(async (query, i) => {
-        const days = daysByQuery[i] as LocalDay[];
-        let asOf = Number.POSITIVE_INFINITY;
-        let stale = false;
-        for (const day of days) {
-          const state = dayState(day, coverage.get(day), query.maxAgeMs, asked, this.options.zone);
-          if (state === 'future') continue;
-          if (state === 'missing') {
-            // Every day not fetched has its reason recorded; anything else is a bug, not a quota matter.
-            return failures.get(day) ?? new Error(`history day ${day} is missing without a recorded failure`);
-          }
-          if (state === 'stale') stale = true;
-          asOf = Math.min(asOf, (coverage.get(day) as DayCoverage).fetchedAt);
+    const sources = new Map<AnswerSource, number>();
+    const answers = queries.map((query, i): PeriodAnswer | Error => {
+      const days = daysByQuery[i] as LocalDay[];
+      let asOf = Number.POSITIVE_INFINITY;
+      let stale = false;
+      for (const day of days) {
+        const state = dayState(day, coverage.get(day), query.maxAgeMs, asked, this.options.zone);
+        if (state === 'future') continue;
+        if (state === 'missing') {
+          sources.set('failed', (sources.get('failed') ?? 0) + 1);
+          // Every day not fetched has its reason recorded; anything else is a bug, not a quota matter.
+          return failures.get(day) ?? new Error(`history day ${day} is missing without a recorded failure`);
         }
-        const selection = await this.select(query);
-        return { ...selection, asOf: Number.isFinite(asOf) ? asOf : asked, stale };
-      }),
-    );
+        if (state === 'stale') stale = true;
+        asOf = Math.min(asOf, (coverage.get(day) as DayCoverage).fetchedAt);
+      }
+      const source: AnswerSource = days.some((d) => fetched.has(d)) ? 'fetched' : 'held';
+      sources.set(source, (sources.get(source) ?? 0) + 1);
+      return this.answerOf(query, Number.isFinite(asOf) ? asOf : asked, stale);
+    });
+    for (const [source, count] of sources) this.events.answered(source, count);
+    return answers;
+  }
+
+  private answerOf(query: PeriodQuery, asOf: number, stale: boolean): PeriodAnswer {
+    const { from, to, filter } = query;
+    const store = this.options.store;
+    return {
+      asOf,
+      stale,
+      page: (after, first) => store.page({ from, to, filter }, after, first),
+      stats: () => this.stats(query),
+    };
+  }
+
+  private async stats(query: PeriodQuery): Promise<CallStats> {
+    const key = periodQueryKey({ ...query, maxAgeMs: 0 });
+    const cached = this.statsCache.get(key);
+    if (cached) {
+      this.statsCache.delete(key);
+      this.statsCache.set(key, cached);
+      return cached;
+    }
+    const generation = this.generation;
+    const stats = await this.options.store.stats({ from: query.from, to: query.to, filter: query.filter });
+    // Totals read while a commit landed may mix the two copies: served once, never kept.
+    if (generation === this.generation) {
+      this.statsCache.set(key, stats);
+      if (this.statsCache.size > STATS_CACHE_SIZE) this.statsCache.delete(this.statsCache.keys().next().value as string);
+    }
+    return stats;
+  }
+
+  /** Every committed change to the history (a fetch, retention) may change any answer. */
+  private historyChanged(): void {
+    this.generation++;
+    this.statsCache.clear();
+  }
+
+  /**
+   * Retention: forgets the history before `day` (its coverage, failures, and the periods and calls
+   * that lie wholly before it). Returns what was dropped.
+   */
+  async dropBefore(day: LocalDay): Promise<{ days: number; calls: number }> {
+    const dropped = await this.lock.run(() => this.options.ingest.dropBefore(day));
+    this.historyChanged();
+    return dropped;
   }
 
   /** Waits for every upstream call in progress: used at shutdown so none is left half-recorded. */
@@ -133,31 +199,6 @@ export class HistoryService {
    */
   abort(): void {
     this.aborting.abort(new Error('the server is shutting down'));
-  }
-
-  private async select(query: PeriodQuery): Promise<CallSelection> {
-    const key = periodQueryKey({ ...query, maxAgeMs: 0 });
-    const cached = this.selections.get(key);
-    if (cached) {
-      this.selections.delete(key);
-      this.selections.set(key, cached);
-      return cached;
-    }
-    const selection = selectCalls(await this.options.store.callsBetween(query.from, query.to), query.filter);
-    this.selections.set(key, selection);
-    this.selectedCalls += selection.calls.length;
-    // Bounded by entries and by the calls they hold together, oldest use first out.
-    while (this.selections.size > SELECTION_CACHE_SIZE || this.selectedCalls > SELECTION_CACHE_CALLS) {
-      const [oldest, dropped] = this.selections.entries().next().value as [string, CallSelection];
-      this.selections.delete(oldest);
-      this.selectedCalls -= dropped.calls.length;
-    }
-    return selection;
-  }
-
-  private forgetSelections(): void {
-    this.selections.clear();
-    this.selectedCalls = 0;
   }
 
   private maxDaysPerCall(kind: PeriodKind): number {
@@ -206,26 +247,34 @@ export class HistoryService {
 
   /**
    * Makes sure each needed day is held and fresh enough, as far as the quota allows. Returns why the
-   * days that could not be fetched were not.
+   * days that could not be fetched were not, and which days upstream calls were made or awaited for.
    */
-  private async ensure(needs: ReadonlyMap<LocalDay, number>, asked: number): Promise<Map<LocalDay, Error>> {
+  private async ensure(
+    needs: ReadonlyMap<LocalDay, number>,
+    asked: number,
+  ): Promise<{ failures: Map<LocalDay, Error>; fetched: Set<LocalDay> }> {
     const failures = new Map<LocalDay, Error>();
-    if (await this.nothingToFetch(needs, asked)) return failures;
+    const fetched = new Set<LocalDay>();
+    if (await this.nothingToFetch(needs, asked)) return { failures, fetched };
     const waits: Array<Promise<void>> = [];
     const waitFor = (days: readonly LocalDay[], fetch: Promise<void>): void => {
+      for (const day of days) fetched.add(day);
       waits.push(fetch.catch((error: Error) => days.forEach((d) => failures.set(d, error))));
     };
     await this.lock.run(async () => {
       const { store, ledger } = this.options;
       const days = [...needs.keys()];
+      // Fetches in flight are noted before coverage is read: one that ends in between has
+      // committed by then (it leaves inFlight only after its commit), so its days read as held.
+      const running = new Map(days.flatMap((day) => (this.inFlight.has(day) ? [[day, this.inFlight.get(day) as Promise<void>]] : [])));
       const coverage = await store.coverage(days);
       const failed = await store.failures(days);
       const now = this.options.clock.now();
       const own = new Map<LocalDay, number>();
       for (const [day, maxAge] of needs) {
-        const running = this.inFlight.get(day);
+        const fetch = running.get(day);
         const failure = failed.get(day);
-        if (running) waitFor([day], running);
+        if (fetch) waitFor([day], fetch);
         else if (inForce(failure, now)) {
           // Asking again would bring the same undecodable response: a held copy is served (stale
           // if old); a day never held fails with the decode error until the failure expires.
@@ -237,10 +286,11 @@ export class HistoryService {
       const refreshes = plan.filter((c) => !c.required);
 
       // Days never held come first: each call made is kept, so a refused remainder costs less on retry.
-      const toMake: PlannedCall[] = [];
+      const toMake: Array<{ call: PlannedCall; ticket: LedgerTicket }> = [];
       const refused: LocalDay[] = [];
       for (const call of required) {
-        if (ledger.tryAcquire()) toMake.push(call);
+        const ticket = ledger.acquire();
+        if (ticket) toMake.push({ call, ticket });
         else refused.push(...call.days.filter((d) => !coverage.has(d)));
       }
       if (refused.length) {
@@ -250,12 +300,15 @@ export class HistoryService {
       }
       // Refreshing stale copies only when the whole answer can be given; otherwise they are served stale.
       if (toMake.length === required.length) {
-        for (const call of refreshes) if (ledger.tryAcquire()) toMake.push(call);
+        for (const call of refreshes) {
+          const ticket = ledger.acquire();
+          if (ticket) toMake.push({ call, ticket });
+        }
       }
-      for (const call of toMake) waitFor(call.days, this.startFetch(call, now));
+      for (const { call, ticket } of toMake) waitFor(call.days, this.startFetch(call, ticket, now));
     });
     await Promise.all(waits);
-    return failures;
+    return { failures, fetched };
   }
 
   /** The common case of a held, fresh period: answered without queueing behind other requests. */
@@ -268,37 +321,43 @@ export class HistoryService {
     return true;
   }
 
-  private startFetch(call: PlannedCall, startedAt: number): Promise<void> {
-    const fetch = this.fetch(call, startedAt).finally(() => {
+  private startFetch(call: PlannedCall, ticket: LedgerTicket, startedAt: number): Promise<void> {
+    const fetch = this.fetch(call, ticket, startedAt).finally(() => {
       for (const day of call.days) if (this.inFlight.get(day) === fetch) this.inFlight.delete(day);
     });
     for (const day of call.days) this.inFlight.set(day, fetch);
     return fetch;
   }
 
-  private async fetch(call: PlannedCall, startedAt: number): Promise<void> {
-    const { store, source, ledger, zone, settleHours } = this.options;
-    const staged = await store.stage(call);
+  private async fetch(call: PlannedCall, ticket: LedgerTicket, startedAt: number): Promise<void> {
+    const { ingest, ledger, zone, settleHours, logger } = this.options;
     const days = { first: call.days[0], last: call.days[call.days.length - 1] };
-    let rows = 0;
+    const started = performance.now();
+    const ended = (outcome: UpstreamOutcome): void => {
+      ticket.settle(outcome);
+      this.events.upstreamCall(outcome, (performance.now() - started) / 1000);
+    };
+    // A copy taken when the day had long ended cannot change any more.
+    const settleMs = settleHours * HOUR;
+    const coverage = call.days.map((day) => ({
+      day,
+      fetchedAt: startedAt,
+      sealed: startedAt >= startOfDay(addDays(day, 1), zone) + settleMs,
+    }));
+    let result;
     try {
-      this.aborting.signal.throwIfAborted();
-      for await (const batch of source.history({ periodFrom: call.from, periodTo: call.to }, this.aborting.signal)) {
-        rows += batch.length;
-        await staged.add(batch);
-      }
-      this.options.logger?.info('upstream call completed', { ...days, rows, ms: this.options.clock.now() - startedAt });
+      result = await ingest.fetch({ period: call, coverage }, this.aborting.signal, (count) => this.events.rowsDecoded(count));
     } catch (error) {
-      await staged.discard();
-      this.options.logger?.warn('upstream call failed; nothing of it was kept', {
+      ended(outcomeOf(error, this.aborting.signal.aborted));
+      logger?.warn('upstream call failed; nothing of it was kept', {
         ...days,
         error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
       });
       if (error instanceof UpstreamOutOfLimitError) {
         ledger.blockAfterOutOfLimit();
-        const coverage = await store.coverage(call.days);
-        const missing = call.days.filter((d) => !coverage.has(d));
-        throw this.quotaExhausted(missing.length ? missing : call.days, coverage, error.resultCode);
+        const held = await this.options.store.coverage(call.days);
+        const missing = call.days.filter((d) => !held.has(d));
+        throw this.quotaExhausted(missing.length ? missing : call.days, held, error.resultCode);
       }
       if (error instanceof UpstreamProtocolError && error.complete) {
         // The same request would bring the same response: its days wait before they are asked again.
@@ -308,8 +367,8 @@ export class HistoryService {
           row: error instanceof ValueConversionError ? error.row : null,
           column: error instanceof ValueConversionError ? error.column : null,
         };
-        await this.lock.run(() => store.markFailed(call.days, failure));
-        this.options.logger?.warn('upstream response cannot be decoded; its days are not asked for again until the failure expires', {
+        await ingest.markFailed(call.days, failure);
+        logger?.warn('upstream response cannot be decoded; its days are not asked for again until the failure expires', {
           ...days,
           until: new Date(failure.until).toISOString(),
         });
@@ -317,24 +376,25 @@ export class HistoryService {
       }
       throw error;
     }
-    // A copy taken when the day had long ended cannot change any more.
-    const settleMs = settleHours * HOUR;
-    await this.lock.run(async () => {
-      const { duplicateRows } = await staged.commit(
-        call.days.map((day) => ({
-          day,
-          fetchedAt: startedAt,
-          sealed: startedAt >= startOfDay(addDays(day, 1), zone) + settleMs,
-        })),
-      );
-      this.forgetSelections();
-      if (duplicateRows) {
-        // Not silent: the upstream listed some CallIDs more than once; each is counted once.
-        this.options.logger?.warn('upstream listed calls more than once; each CallID is counted once, its first row kept', {
-          ...days,
-          duplicateRows,
-        });
-      }
-    });
+    this.historyChanged();
+    ended('ok');
+    logger?.info('upstream call completed', { ...days, rows: result.rows, ms: Math.round(performance.now() - started) });
+    if (result.duplicateRows) {
+      // Not silent: the upstream listed some CallIDs more than once; each is counted once.
+      logger?.warn('upstream listed calls more than once; each CallID is counted once, its first row kept', {
+        ...days,
+        duplicateRows: result.duplicateRows,
+      });
+    }
   }
+}
+
+/** How a failed upstream call ended, for the ledger and metrics. */
+function outcomeOf(error: unknown, aborted: boolean): UpstreamOutcome {
+  if (aborted) return 'aborted';
+  if (error instanceof UpstreamOutOfLimitError) return 'out_of_limit';
+  if (error instanceof UpstreamProtocolError) return error.complete ? 'undecodable' : 'unavailable';
+  if (error instanceof UpstreamUnavailableError) return 'unavailable';
+  if (error instanceof ConnectError) return 'refused';
+  return 'unavailable';
 }

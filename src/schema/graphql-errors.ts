@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { QuotaExhaustedError, UndecodableHistoryError } from '../history/history-errors.js';
+import { QuotaJournalError } from '../history/quota-journal.js';
 import {
   SoapFaultError,
   UpstreamAuthError,
@@ -15,7 +16,8 @@ export type ErrorCode =
   | 'QUOTA_EXHAUSTED'
   | 'UPSTREAM_ERROR'
   | 'UPSTREAM_UNAVAILABLE'
-  | 'UPSTREAM_AUTH_FAILED';
+  | 'UPSTREAM_AUTH_FAILED'
+  | 'STORE_UNAVAILABLE';
 
 export function badUserInput(argument: string, message: string): GraphQLError {
   return new GraphQLError(`${argument}: ${message}`, { extensions: { code: 'BAD_USER_INPUT', argument } });
@@ -47,6 +49,14 @@ export function toGraphQLError(error: unknown): unknown {
         ...(error.failure.row !== null ? { row: error.failure.row } : {}),
         ...(error.failure.column !== null ? { column: error.failure.column } : {}),
       },
+    });
+  }
+  if (error instanceof QuotaJournalError || (error instanceof Error && error.name === 'SqliteError')) {
+    // The disk under DATA_DIR failed (full, I/O error, locked): no upstream call is made that the
+    // quota ledger could not record. The SQLite code says which; file paths are not in the message.
+    const code = (error as { code?: unknown }).code;
+    return new GraphQLError(`the server's history store is unavailable${typeof code === 'string' ? ` (${code})` : ''}; retry later`, {
+      extensions: { code: 'STORE_UNAVAILABLE' },
     });
   }
   if (error instanceof UpstreamAuthError) {

@@ -1,8 +1,9 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { HeldCall, ServiceCallFilter } from '../domain/service-call.js';
 import { SERVED_END_DAY, SERVED_FIRST_DAY, SERVED_WALL_FROM, SERVED_WALL_TO } from '../domain/served-range.js';
-import { type CallPosition, indexAfter } from '../history/call-selection.js';
+import type { CallPosition, CallStats } from '../history/call-selection.js';
 import type { PeriodAnswer, PeriodQuery } from '../history/history-service.js';
+import type { CallPage } from '../history/history-store.js';
 import { builder } from './builder.js';
 import type { GraphQLContext } from './context.js';
 import { daysOfPeriod } from '../history/fetch-planner.js';
@@ -20,8 +21,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface ConnectionPage {
   answer: PeriodAnswer;
-  start: number;
-  end: number;
+  /** The page, read from the history when a field of it is first resolved. */
+  page(): Promise<CallPage>;
 }
 
 export function encodeCursor(call: HeldCall): string {
@@ -88,22 +89,32 @@ const PageInfo = builder.objectRef<ConnectionPage>('PageInfo').implement({
   // The Relay type a partner graph most likely defines too.
   shareable: true,
   fields: (t) => ({
-    hasNextPage: t.boolean({ description: 'More calls follow this page.', resolve: (p) => p.end < p.answer.calls.length }),
-    hasPreviousPage: t.boolean({ description: 'Calls precede this page.', resolve: (p) => p.start > 0 }),
+    hasNextPage: t.boolean({ description: 'More calls follow this page.', resolve: async (p) => (await p.page()).hasNextPage }),
+    hasPreviousPage: t.boolean({
+      description: 'Calls of the filtered period lie at or before the `after` cursor.',
+      resolve: async (p) => (await p.page()).hasPreviousPage,
+    }),
     startCursor: t.string({
       nullable: true,
       description: 'Cursor of the first call of the page; null for an empty page.',
-      resolve: (p) => (p.end > p.start ? encodeCursor(p.answer.calls[p.start] as HeldCall) : null),
+      resolve: async (p) => {
+        const first = (await p.page()).calls[0];
+        return first ? encodeCursor(first) : null;
+      },
     }),
     endCursor: t.string({
       nullable: true,
       description: 'Cursor of the last call of the page; null for an empty page.',
-      resolve: (p) => (p.end > p.start ? encodeCursor(p.answer.calls[p.end - 1] as HeldCall) : null),
+      resolve: async (p) => {
+        const { calls } = await p.page();
+        const last = calls[calls.length - 1];
+        return last ? encodeCursor(last) : null;
+      },
     }),
   }),
 });
 
-const ServiceCallStats = builder.objectRef<PeriodAnswer['stats']>('ServiceCallStats').implement({
+const ServiceCallStats = builder.objectRef<CallStats>('ServiceCallStats').implement({
   description: 'Totals over every call of the filtered period, not only the page.',
   fields: (t) => ({
     total: t.exposeInt('total', { description: 'Number of calls.' }),
@@ -144,16 +155,16 @@ export const ServiceCallConnection = builder.objectRef<ConnectionPage>('ServiceC
     edges: t.field({
       type: [ServiceCallEdge],
       description: 'The calls of this page with their cursors.',
-      resolve: (p) => p.answer.calls.slice(p.start, p.end).map((call) => ({ call })),
+      resolve: async (p) => (await p.page()).calls.map((call) => ({ call })),
     }),
     nodes: t.field({
       type: [ServiceCallRef],
       description: 'The calls of this page.',
-      resolve: (p) => p.answer.calls.slice(p.start, p.end),
+      resolve: async (p) => (await p.page()).calls,
     }),
     pageInfo: t.field({ type: PageInfo, description: 'Where this page sits.', resolve: (p) => p }),
-    totalCount: t.int({ description: 'Number of calls in the whole filtered period.', resolve: (p) => p.answer.stats.total }),
-    stats: t.field({ type: ServiceCallStats, description: 'Totals over the whole filtered period.', resolve: (p) => p.answer.stats }),
+    totalCount: t.int({ description: 'Number of calls in the whole filtered period.', resolve: async (p) => (await p.answer.stats()).total }),
+    stats: t.field({ type: ServiceCallStats, description: 'Totals over the whole filtered period.', resolve: (p) => p.answer.stats() }),
     freshness: t.field({ type: Freshness, description: 'How old the history behind this answer is.', resolve: (p) => p.answer }),
   }),
 });
@@ -249,8 +260,8 @@ export async function serviceCallsPage(
   } catch (error) {
     throw toGraphQLError(error);
   }
-  const start = after ? indexAfter(answer.calls, after) : 0;
-  return { answer, start, end: Math.min(answer.calls.length, start + first) };
+  let page: Promise<CallPage> | undefined;
+  return { answer, page: () => (page ??= answer.page(after, first)) };
 }
 
 export const SERVICE_CALLS_NULLABILITY =

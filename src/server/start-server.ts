@@ -1,7 +1,8 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Settings } from '../config.js';
-import { createHistory } from '../history/create-history.js';
+import { createHistory, type History } from '../history/create-history.js';
+import { startRetention } from '../history/retention.js';
 import { type Simulator, startSimulator } from '../simulator/server.js';
 import type { Clock } from '../time/clock.js';
 import { addDays, localDayOf } from '../time/zone.js';
@@ -65,7 +66,17 @@ export async function startServer(configured: Settings, clock: Clock, logger: Lo
   if (settings.redisUrl) {
     logger.warn('REDIS_URL is set, but the shared store is not built yet: this replica keeps its own cache and quota ledger');
   }
-  const { history, ledger } = createHistory(settings, clock, { logger });
+  let core: History;
+  try {
+    core = createHistory(settings, clock, { logger });
+  } catch (error) {
+    await simulator?.close();
+    throw error;
+  }
+  const { history, ledger } = core;
+  const stopRetention = settings.retentionDays
+    ? startRetention({ history, clock, zone: c.timeZone, days: settings.retentionDays, logger })
+    : () => undefined;
   let step: DrainStep = 'not draining';
   const draining = (): boolean => step !== 'not draining';
   const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: simulator !== undefined, isReady: () => !draining() });
@@ -119,7 +130,9 @@ export async function startServer(configured: Settings, clock: Clock, logger: Lo
     await closed;
     // Upstream calls outlive the requests that started them when a client went away.
     step = 'upstream calls';
+    stopRetention();
     await history.drain();
+    await core.close();
     step = 'demo simulator';
     await simulator?.close();
     step = 'nothing';

@@ -138,3 +138,43 @@ export class ValueConversionError extends UpstreamProtocolError {
     return { ...super.toJSON(), row: this.row, column: this.column, valueType: this.valueType };
   }
 }
+
+/** An error as plain fields, to cross a thread boundary (structured clone keeps no classes). */
+export type ErrorFields = { name: string; message: string } & Record<string, unknown>;
+
+export function errorFields(error: unknown): ErrorFields {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  return { ...(error as unknown as Record<string, unknown>), name: error.name, message: error.message };
+}
+
+const str = (value: unknown): string => (typeof value === 'string' ? value : '');
+const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
+
+/**
+ * The error `errorFields` described, as its own class again, so the serving thread tells an
+ * OUT_OF_LIMIT or an undecodable response from the rest exactly as if it had made the call itself.
+ */
+export function errorFromFields(fields: ErrorFields): Error {
+  const f = fields;
+  switch (f.name) {
+    case 'UpstreamOutOfLimitError':
+      return new UpstreamOutOfLimitError(str(f.resultText));
+    case 'UpstreamResultError':
+      return new UpstreamResultError(str(f.resultCode), str(f.resultText));
+    case 'SoapFaultError':
+      return new SoapFaultError(str(f.faultCode), str(f.faultReason), num(f.httpStatus));
+    case 'UpstreamAuthError':
+      return new UpstreamAuthError(num(f.httpStatus) ?? 401);
+    case 'UpstreamUnavailableError':
+      return new UpstreamUnavailableError(f.reason as UnavailableReason, f.message, num(f.httpStatus));
+    case 'UpstreamProtocolError':
+      return new UpstreamProtocolError(f.message, num(f.rowsDecoded) ?? 0, f.truncated === true, f.complete === true);
+    case 'ValueConversionError':
+      return new ValueConversionError(num(f.row) ?? 0, str(f.column), str(f.valueType), str(f.text), str(f.reason), f.complete === true);
+    default: {
+      const error = new Error(f.message);
+      error.name = f.name;
+      return error;
+    }
+  }
+}

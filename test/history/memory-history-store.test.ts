@@ -59,7 +59,7 @@ describe('MemoryHistoryStore', () => {
     await staged.commit([{ day: DAY, fetchedAt: Date.parse('2024-04-01T00:00:00Z'), sealed: true }]);
     const retained = heapAfterGc() - before;
 
-    const held = await store.callsBetween(from, startOfDay(addDays(DAY, 1), ZONE));
+    const held = (await store.page({ from, to: startOfDay(addDays(DAY, 1), ZONE), filter: {} }, null, 10_000)).calls;
     expect(held).toEqual(data.callsBetween(from, startOfDay(addDays(DAY, 1), ZONE)).map((c) => ({ ...c, placedAt: c.callTime })));
     expect(held).toHaveLength(2000);
     // 2000 calls take well under 2 MB; kept chunks would hold the whole 17 MB response.

@@ -29,7 +29,7 @@ const day = (first: string, last = first): { periodFrom: string; periodTo: strin
 let upstream: CaseUpstream | undefined;
 let server: GraphQLServer | undefined;
 afterEach(async () => {
-  await server?.history.drain();
+  await server?.close();
   await upstream?.close();
   upstream = undefined;
   server = undefined;

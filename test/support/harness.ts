@@ -1,8 +1,12 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { print } from 'graphql';
 import { loadSettings, type Settings } from '../../src/config.js';
 import { createHistory } from '../../src/history/create-history.js';
 import type { HistoryService } from '../../src/history/history-service.js';
+import type { HistoryStore } from '../../src/history/history-store.js';
 import type { QuotaLedger } from '../../src/history/quota-ledger.js';
 import { type Logger, silentLogger } from '../../src/server/logger.js';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/server.js';
@@ -28,7 +32,10 @@ export interface GraphQLServer {
   settings: Settings;
   history: HistoryService;
   ledger: QuotaLedger;
+  store: HistoryStore;
   yoga: ConnectYoga;
+  /** Waits for upstream calls in flight, closes the store and removes its temporary DATA_DIR. */
+  close(): Promise<void>;
   query<T, V>(document: TypedDocumentNode<T, V> | string, variables?: V, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
   /** Several operations in one HTTP request, as a gateway batches them. */
   batch(operations: Array<{ query: string; variables?: Record<string, unknown> }>): Promise<Array<GraphQLResponse<unknown>>>;
@@ -39,22 +46,36 @@ export function startGraphQL(options: {
   upstream: { url: string; login: string; password: string };
   env?: Record<string, string>;
   logger?: Logger;
+  /** How the SQLite store is written: in this thread (default, fast to start) or by the ingest worker. */
+  ingest?: 'worker' | 'in-process';
 }): GraphQLServer {
+  // The default store (SQLite) in a DATA_DIR of the test's own, unless the test names one.
+  const dataDir = options.env?.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'connect-calls-test-'));
   const settings = loadSettings({
     CONNECT_URL: options.upstream.url,
     CONNECT_LOGIN: options.upstream.login,
     CONNECT_PASSWORD: options.upstream.password,
     CONNECT_TIMEOUT_MS: '2000',
+    ...(dataDir ? { DATA_DIR: dataDir } : {}),
     ...options.env,
   });
   const logger = options.logger ?? silentLogger;
-  const { history, ledger } = createHistory(settings, options.clock, { logger });
+  const core = createHistory(settings, options.clock, { logger, ingest: options.ingest ?? 'in-process' });
+  const { history, ledger, store } = core;
   const yoga = buildYoga({ settings, clock: options.clock, ledger, history, logger, demo: false });
+  let closed: Promise<void> | undefined;
   return {
     settings,
     history,
     ledger,
+    store,
     yoga,
+    close: () =>
+      (closed ??= (async () => {
+        await history.drain();
+        await core.close();
+        if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+      })()),
     async query(document, variables, headers = {}) {
       const response = await yoga.fetch('http://yoga.test/graphql', {
         method: 'POST',
@@ -80,10 +101,11 @@ export async function startHarness(options: {
   env?: Record<string, string>;
   simulator?: Partial<SimulatorOptions>;
   logger?: Logger;
+  ingest?: 'worker' | 'in-process';
 }): Promise<Harness> {
   const clock = new ManualClock(typeof options.now === 'number' ? options.now : Date.parse(options.now));
   const simulator = await startSimulator({ clock, seed: 7, callsPerDay: 120, zone: 'Europe/Moscow', ...options.simulator });
-  const server = startGraphQL({ clock, upstream: simulator, env: options.env, logger: options.logger });
+  const server = startGraphQL({ clock, upstream: simulator, env: options.env, logger: options.logger, ingest: options.ingest });
   return {
     ...server,
     clock,
@@ -91,7 +113,7 @@ export async function startHarness(options: {
     // Every request that reached the upstream, even one it refused.
     upstreamCalls: () => simulator.received.length,
     async close() {
-      await server.history.drain();
+      await server.close();
       await simulator.close();
     },
   };
