@@ -3,7 +3,7 @@
  * SHUTDOWN_TIMEOUT_MS. `npm start` execs this process, so a signal to npm's PID reaches it.
  */
 import { ConfigError, loadSettings } from './config.js';
-import { jsonLogger } from './server/logger.js';
+import { createLogger } from './server/logger.js';
 import { stopOnSignals } from './server/shutdown.js';
 import { systemClock } from './time/clock.js';
 
@@ -17,10 +17,12 @@ try {
   settings = loadSettings(process.env);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
-  jsonLogger().error(`invalid configuration: ${error.message}`, { variable: error.variable });
+  // ConfigError's message names the variable and the problem, never a secret's value.
+  createLogger().error(`invalid configuration: ${error.message}`, { variable: error.variable });
   process.exit(2);
 }
-const logger = jsonLogger(settings.logLevel);
+// Lines are written synchronously to stderr: the process.exit() calls below lose none of them.
+const logger = createLogger({ level: settings.logLevel });
 
 let server;
 try {

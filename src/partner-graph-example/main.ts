@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createYoga } from 'graphql-yoga';
 import { loadSettings } from '../config.js';
-import { jsonLogger } from '../server/logger.js';
+import { createLogger } from '../server/logger.js';
 import { startServer } from '../server/start-server.js';
 import { systemClock } from '../time/clock.js';
 import { addDays, localDayOf } from '../time/zone.js';
@@ -19,7 +19,7 @@ import { federationPartnerSubgraph, type PartnerClient, stitchingPartnerSubgraph
 
 const base = Number(process.env.EXAMPLE_PORT ?? 4100);
 const host = '127.0.0.1';
-const logger = jsonLogger('info');
+const logger = createLogger({ level: 'info' });
 
 const settings = loadSettings({ ...process.env, PORT: String(base), HOST: host, CONNECT_URL: '' });
 const connect = await startServer(settings, systemClock, logger);

@@ -5,7 +5,7 @@
  * SIM_LOGIN / SIM_PASSWORD (demo / demo-password), SHUTDOWN_TIMEOUT_MS (10000). Listens on
  * 127.0.0.1 only. `npm run simulator` execs this process, so SIGTERM to npm's PID reaches it.
  */
-import { jsonLogger } from '../server/logger.js';
+import { createLogger } from '../server/logger.js';
 import { stopOnSignals } from '../server/shutdown.js';
 import { isValidTimeZone } from '../time/zone.js';
 import { SIMULATOR_DEFAULTS, startSimulator } from './server.js';
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   // is immediate, and the time limit only guards against a close that hangs.
   stopOnSignals(
     { close: () => simulator.close(), cut: () => {}, openWork: () => ({}) },
-    { timeoutMs: settings.shutdownTimeoutMs, logger: jsonLogger() },
+    { timeoutMs: settings.shutdownTimeoutMs, logger: createLogger() },
   );
   // Announced once a signal is handled: whoever reads this line may stop the simulator from then on.
   console.log(`1C-Connect simulator (GetHistoryOfServiceCalls) listening on ${simulator.url}`);
