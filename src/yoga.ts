@@ -14,6 +14,7 @@ import { useApiKeys } from './server/api-keys.js';
 import { useVariableErrorCodes } from './server/variable-errors.js';
 import { defaultQuery } from './server/default-query.js';
 import type { Logger } from './server/logger.js';
+import type { ServerMetrics } from './server/metrics.js';
 import type { Clock } from './time/clock.js';
 
 export interface YogaDependencies {
@@ -26,6 +27,8 @@ export interface YogaDependencies {
   demo: boolean;
   /** False once shutdown began: /ready then answers 503 so a balancer stops sending work. */
   isReady?: () => boolean;
+  /** Given: GET /metrics answers them (no API key needed), and every GraphQL operation is counted. */
+  metrics?: ServerMetrics;
 }
 
 /**
@@ -64,6 +67,8 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
     useContentEncoding<Record<string, unknown>>(),
   ];
   if (settings.apiKeys.length) plugins.push(useApiKeys(settings.apiKeys));
+  // /metrics is answered in onRequest, before the API key check (onParams) is reached.
+  if (deps.metrics) plugins.push(deps.metrics.plugin);
   const loaders = new WeakMap<Request, GraphQLContext['periods']>();
 
   return createYoga<Record<string, unknown>, GraphQLContext>({
