@@ -161,7 +161,7 @@ export function createMetrics(sources: MetricSources): ServerMetrics {
   });
   const operationSeconds = new Histogram({
     name: 'connect_calls_graphql_operation_duration_seconds',
-    help: 'Time from the HTTP request reaching Yoga to its operations results being ready, once per operation, by outcome. Its _count is the number of operations.',
+    help: 'Time from the HTTP request reaching Yoga until the results of its operations are ready, observed once per operation (of a batch too), by outcome. Its _count is the number of operations.',
     labelNames: ['outcome'] as const,
     buckets: OPERATION_BUCKETS,
     registers,
