@@ -3,6 +3,9 @@
  * against `{ __typename }` on the same in-process server (yoga.fetch), in alternating rounds.
  * Target: the week query keeps at least 0.2 of the trivial query's throughput.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadSettings } from '../src/config.js';
 import { createHistory } from '../src/history/create-history.js';
@@ -55,9 +58,18 @@ const percentile = (values: number[], p: number): number => {
 export async function runGraphqlBench(): Promise<void> {
   const clock = new ManualClock(Date.parse('2024-03-20T10:00:00+03:00'));
   const simulator = await startSimulator({ clock, seed: 3, callsPerDay: Math.ceil(50_000 / 7), zone: 'Europe/Moscow' });
+  // The default store (SQLite) in a DATA_DIR of the bench's own.
+  const dataDir = mkdtempSync(join(tmpdir(), 'connect-calls-bench-'));
+  let core: ReturnType<typeof createHistory> | undefined;
   try {
-    const settings = loadSettings({ CONNECT_URL: simulator.url, CONNECT_LOGIN: simulator.login, CONNECT_PASSWORD: simulator.password });
-    const { history, ledger } = createHistory(settings, clock, { logger: silentLogger });
+    const settings = loadSettings({
+      CONNECT_URL: simulator.url,
+      CONNECT_LOGIN: simulator.login,
+      CONNECT_PASSWORD: simulator.password,
+      DATA_DIR: dataDir,
+    });
+    core = createHistory(settings, clock, { logger: silentLogger });
+    const { history, ledger } = core;
     const yoga = buildYoga({ settings, clock, ledger, history, logger: silentLogger, demo: false });
 
     const warm = await yoga.fetch('http://bench/graphql', {
@@ -87,6 +99,9 @@ export async function runGraphqlBench(): Promise<void> {
     if (total < 49_000 || total > 51_000) throw new Error(`expected a week of about 50,000 calls, got ${total}`);
     if (simulator.callCount() !== 1) throw new Error(`expected exactly one upstream call, saw ${simulator.callCount()}`);
   } finally {
+    await core?.history.drain();
+    await core?.close();
     await simulator.close();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }

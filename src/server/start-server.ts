@@ -8,6 +8,7 @@ import type { Clock } from '../time/clock.js';
 import { addDays, localDayOf } from '../time/zone.js';
 import { buildYoga } from '../yoga.js';
 import type { Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
 import type { Drainable } from './shutdown.js';
 
 export interface RunningServer extends Drainable {
@@ -66,20 +67,23 @@ export async function startServer(configured: Settings, clock: Clock, logger: Lo
   if (settings.redisUrl) {
     logger.warn('REDIS_URL is set, but the shared store is not built yet: this replica keeps its own cache and quota ledger');
   }
-  let core: History;
+  // Read at each scrape, once the core exists (the core reports to the metrics' events).
+  const metrics = createMetrics({ clock, quota: () => core.ledger.state(), held: () => core.store.summary(clock.now()) });
+  let created: History;
   try {
-    core = createHistory(settings, clock, { logger });
+    created = createHistory(settings, clock, { logger, events: metrics.events });
   } catch (error) {
     await simulator?.close();
     throw error;
   }
+  const core = created;
   const { history, ledger } = core;
   const stopRetention = settings.retentionDays
     ? startRetention({ history, clock, zone: c.timeZone, days: settings.retentionDays, logger })
     : () => undefined;
   let step: DrainStep = 'not draining';
   const draining = (): boolean => step !== 'not draining';
-  const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: simulator !== undefined, isReady: () => !draining() });
+  const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: simulator !== undefined, isReady: () => !draining(), metrics });
   const server = createServer();
   // Counted for the shutdown log; responses also let a draining server close their keep-alive sockets.
   const sockets = new Set<Socket>();

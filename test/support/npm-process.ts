@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -30,9 +33,12 @@ export interface NpmProcess {
  * process it started.
  */
 export function spawnNpm(script: string, env: Record<string, string>): NpmProcess {
+  // The server keeps its history and quota in DATA_DIR: a test's own, removed once npm has exited,
+  // unless the test names one (to restart on it).
+  const dataDir = env.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'connect-calls-npm-'));
   const child = spawn('npm', ['run', script], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...(dataDir ? { DATA_DIR: dataDir } : {}), ...env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -43,11 +49,10 @@ export function spawnNpm(script: string, env: Record<string, string>): NpmProces
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
-  const closed = once(child, 'close').then(([code, signal]) => ({
-    code: code as number | null,
-    signal: signal as NodeJS.Signals | null,
-    at: Date.now(),
-  }));
+  const closed = once(child, 'close').then(([code, signal]) => {
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    return { code: code as number | null, signal: signal as NodeJS.Signals | null, at: Date.now() };
+  });
   let isClosed = false;
   void closed.then(() => (isClosed = true));
 
