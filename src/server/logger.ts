@@ -83,12 +83,4 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-/**
- * The former factory, kept for the tests that still call it: `write` receives each line.
- * @deprecated use `createLogger({ level, destination })`.
- */
-export function jsonLogger(minimum: Level = 'info', write?: (line: string) => void): Logger {
-  return createLogger({ level: minimum, ...(write ? { destination: { write } } : {}) });
-}
-
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -9,7 +9,7 @@ import { SimulatedHistory } from '../../src/simulator/dataset.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { UpstreamOutOfLimitError, UpstreamUnavailableError } from '../../src/upstream/errors.js';
 import type { HistoryRequest } from '../../src/upstream/history-request.js';
-import { jsonLogger, type Logger } from '../../src/server/logger.js';
+import { createLogger, type Logger } from '../../src/server/logger.js';
 
 const ZONE = 'Europe/Moscow';
 const MIN = 60_000;
@@ -220,7 +220,7 @@ describe('HistoryService', () => {
 
   it('says so in the log when the upstream lists a CallID twice, and counts the call once', async () => {
     const lines: string[] = [];
-    const { source, service } = setUp('2024-03-20T10:00:00', {}, jsonLogger('warn', (line) => lines.push(line)));
+    const { source, service } = setUp('2024-03-20T10:00:00', {}, createLogger({ level: 'warn', destination: { write: (line: string) => lines.push(line) } }));
     const call = { callId: 'c1', clientId: null, serviceUserId: null, serviceId: null, callTime: at('2024-03-19T10:00:00'), callerId: null, calleeId: null, callResult: 'SUCCESSFUL' as const, durationSeconds: 5 };
     source.answerNext([call, { ...call, durationSeconds: 6 }]);
     const [answer] = await service.answer([{ from: at('2024-03-19T00:00:00'), to: at('2024-03-20T00:00:00'), maxAgeMs: 0, filter: {} }]);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { jsonLogger } from '../../src/server/logger.js';
+import { createLogger } from '../../src/server/logger.js';
 import type { Fault } from '../../src/simulator/faults.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { CallCount, Quota, ServiceCallsPage } from '../support/operations.js';
@@ -93,7 +93,7 @@ describe('upstream faults', () => {
   it('never writes the password, or the Basic credentials, to a log line', async () => {
     const password = 's3cr3t:p&ss<"word>';
     const lines: string[] = [];
-    const logger = jsonLogger('debug', (line) => lines.push(line));
+    const logger = createLogger({ level: 'debug', destination: { write: (line: string) => lines.push(line) } });
     const h = await startHarness({
       now: '2024-03-20T10:00:00+03:00',
       env: { CONNECT_PASSWORD: password, CONNECT_TIMEOUT_MS: '400' },

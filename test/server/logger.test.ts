@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { createLogger, jsonLogger, type Level, REDACTED_PATHS } from '../../src/server/logger.js';
+import { createLogger, type Level, REDACTED_PATHS } from '../../src/server/logger.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -85,15 +85,6 @@ describe('logger (pino)', () => {
     logger.info('deep', { a: { b: { c: { password: 'deep-secret' } } } });
     expect(lines.join('')).toContain('deep-secret');
     expect(REDACTED_PATHS).toContain('*.*.password');
-  });
-
-  it('keeps jsonLogger(level, write) for existing callers', () => {
-    const lines: string[] = [];
-    const logger = jsonLogger('warn', (line) => lines.push(line));
-    logger.info('hidden');
-    logger.warn('shown', { password: 'pw' });
-    expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0] as string)).toEqual({ level: 'warn', time: expect.any(String), message: 'shown', password: '[Redacted]' });
   });
 
   it('writes to stderr synchronously: a line logged just before process.exit() is not lost', () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, type Mock, vi } from 'vitest';
-import { jsonLogger } from '../../src/server/logger.js';
+import { createLogger } from '../../src/server/logger.js';
 import { CUT_SETTLE_MS, REPEAT_SIGNAL_GRACE_MS, shutdownSequence } from '../../src/server/shutdown.js';
 
 // The sequence alone, on fake timers: the real processes are in shutdown.test.ts.
@@ -27,7 +27,7 @@ function target(settlesOnCut = true): Target {
 
 let lines: Array<Record<string, unknown>>;
 let exits: number[];
-const logger = () => jsonLogger('debug', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+const logger = () => createLogger({ level: 'debug', destination: { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) } });
 const messages = () => lines.map((l) => l['message']);
 
 beforeEach(() => {
