@@ -3,6 +3,7 @@
  * SHUTDOWN_TIMEOUT_MS. `npm start` execs this process, so a signal to npm's PID reaches it.
  */
 import { ConfigError, loadSettings } from './config.js';
+import { StoreOpenError } from './history/create-history.js';
 import { createLogger } from './server/logger.js';
 import { stopOnSignals } from './server/shutdown.js';
 import { systemClock } from './time/clock.js';
@@ -28,6 +29,11 @@ let server;
 try {
   server = await startServer(settings, systemClock, logger);
 } catch (error) {
+  // DATA_DIR not writable, a file of a newer version, a disk error: said plainly, exit 2.
+  if (error instanceof StoreOpenError) {
+    logger.error(error.message, { variable: error.variable });
+    process.exit(2);
+  }
   // The address cannot be had (taken, not this machine's, no such host): say which, without a stack.
   const code = (error as NodeJS.ErrnoException).code;
   if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL' && code !== 'EACCES' && code !== 'ENOTFOUND' && code !== 'EAI_AGAIN') throw error;

@@ -22,6 +22,15 @@ export interface History {
   close(): Promise<void>;
 }
 
+/** DATA_DIR or one of its files cannot be opened: start-up stops with this, naming the variable. */
+export class StoreOpenError extends Error {
+  readonly variable = 'DATA_DIR';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreOpenError';
+  }
+}
+
 /** The files of the SQLite store in DATA_DIR. */
 export const dataFiles = (dataDir: string) => ({ history: join(dataDir, 'history.sqlite'), quota: join(dataDir, 'quota.sqlite') });
 
@@ -53,14 +62,20 @@ export function createHistory(
     ledger = new QuotaLedger(rules, clock);
     ingest = new InProcessIngest(options.source ?? client(), store);
   } else {
-    mkdirSync(settings.dataDir, { recursive: true });
     const files = dataFiles(settings.dataDir);
-    journal = SqliteQuotaJournal.open(files.quota);
-    ledger = new QuotaLedger(rules, clock, {
-      journal,
-      onJournalError: (error) => options.logger?.error('the quota journal failed to store an outcome or block', { error: error.message }),
-    });
-    store = SqliteHistoryStore.open(files.history, c.timeZone);
+    try {
+      mkdirSync(settings.dataDir, { recursive: true });
+      journal = SqliteQuotaJournal.open(files.quota);
+      ledger = new QuotaLedger(rules, clock, {
+        journal,
+        onJournalError: (error) => options.logger?.error('the quota journal failed to store an outcome or block', { error: error.message }),
+      });
+      store = SqliteHistoryStore.open(files.history, c.timeZone);
+    } catch (error) {
+      journal?.close();
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new StoreOpenError(`cannot open the SQLite store in ${settings.dataDir}: ${reason}`, { cause: error });
+    }
     ingest =
       options.source || options.ingest === 'in-process'
         ? new InProcessIngest(options.source ?? client(), store)
