@@ -15,6 +15,9 @@ describe('settings from the environment', () => {
       requestLimits: { maxDays: 10_000, maxCalls: 10_000, maxValues: 200_000, maxAliases: 100 },
       graphiql: true,
       apiKeys: [],
+      store: 'sqlite',
+      dataDir: './data',
+      retentionDays: undefined,
       connect: {
         url: undefined,
         timeZone: 'Europe/Moscow',
@@ -43,6 +46,9 @@ describe('settings from the environment', () => {
     ['REQUEST_MAX_CALLS', { REQUEST_MAX_CALLS: '1e4' }],
     ['REQUEST_MAX_VALUES', { REQUEST_MAX_VALUES: 'lots' }],
     ['REQUEST_MAX_ALIASES', { REQUEST_MAX_ALIASES: '0' }],
+    ['STORE', { STORE: 'postgres' }],
+    ['RETENTION_DAYS', { RETENTION_DAYS: '0' }],
+    ['RETENTION_DAYS', { RETENTION_DAYS: 'a year' }],
     ['CONNECT_URL', { CONNECT_URL: 'not a url' }],
     ['CONNECT_URL', { CONNECT_URL: 'https://user:secret@cus.1c-connect.com/ws', CONNECT_LOGIN: 'u', CONNECT_PASSWORD: 'p' }],
     ['CONNECT_LOGIN', { CONNECT_URL: 'https://cus.1c-connect.com/ws' }],
@@ -58,6 +64,14 @@ describe('settings from the environment', () => {
     expect((error as ConfigError).variable).toBe(variable);
     expect((error as ConfigError).message).toMatch(new RegExp(`^${variable}: `));
     expect((error as ConfigError).message).not.toContain('secret');
+  });
+
+  it('reads the store, its directory and the retention', () => {
+    expect(loadSettings({ STORE: 'Memory', DATA_DIR: '/var/lib/calls', RETENTION_DAYS: '400' })).toMatchObject({
+      store: 'memory',
+      dataDir: '/var/lib/calls',
+      retentionDays: 400,
+    });
   });
 
   it('reads API keys and switches GraphiQL off', () => {

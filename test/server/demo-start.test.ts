@@ -80,5 +80,24 @@ describe('demo start', () => {
       await new Promise((resolve) => taken.close(resolve));
     }
   }, 60_000);
-});
 
+  it('says when DATA_DIR cannot be opened, naming it, without a stack, and exits 2', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'connect-calls-not-a-dir-'));
+    // A file where the directory should be: nothing can be created under it.
+    const file = join(dir, 'data');
+    writeFileSync(file, 'not a directory');
+    try {
+      npm = spawnNpm('start', { PORT: '0', DATA_DIR: file });
+      const closed = await npm.closed;
+      expect(closed.code).toBe(2);
+      expect(npm.output()).toMatch(new RegExp(`"message":"cannot open the SQLite store in ${file}: [^"]+","variable":"DATA_DIR"`));
+      expect(npm.output()).not.toMatch(/\n\s+at /);
+      expect(npm.output()).not.toContain('"message":"listening"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
