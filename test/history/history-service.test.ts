@@ -4,6 +4,7 @@ import { QuotaExhaustedError } from '../../src/history/history-errors.js';
 import { HistoryService, type HistorySource, type PeriodAnswer, type PeriodQuery } from '../../src/history/history-service.js';
 import { InProcessIngest } from '../../src/history/history-ingest.js';
 import { MemoryHistoryStore } from '../../src/history/memory-history-store.js';
+import { firstKeptDay } from '../../src/history/retention.js';
 import { QuotaLedger } from '../../src/history/quota-ledger.js';
 import { SimulatedHistory } from '../../src/simulator/dataset.js';
 import { ManualClock } from '../../src/time/clock.js';
@@ -230,3 +231,27 @@ describe('HistoryService', () => {
   });
 });
 
+
+describe('retention', () => {
+  it('keeps today and the days before it, as many as RETENTION_DAYS says', () => {
+    expect(firstKeptDay(at('2024-03-20T10:00:00'), ZONE, 1)).toBe('2024-03-20');
+    expect(firstKeptDay(at('2024-03-20T00:30:00'), ZONE, 30)).toBe('2024-02-20');
+  });
+
+  it('forgets the days before the first kept one: asking for them costs calls again, the rest costs none', async () => {
+    const { source, service, ask, expected } = setUp('2024-03-20T10:00:00');
+    await ask('2024-02-26T00:00:00', '2024-03-11T00:00:00');
+    expect(source.requests).toHaveLength(2);
+    const old = await ask('2024-02-26T00:00:00', '2024-03-04T00:00:00');
+    expect((await old.stats()).total).toBe(expected('2024-02-26T00:00:00', '2024-03-04T00:00:00').length);
+
+    expect(await service.dropBefore('2024-03-04')).toEqual({ days: 7, calls: 7 * 50 });
+    const kept = await ask('2024-03-04T00:00:00', '2024-03-11T00:00:00');
+    expect(await idsOf(kept)).toEqual(expected('2024-03-04T00:00:00', '2024-03-11T00:00:00'));
+    expect(source.requests).toHaveLength(2);
+    // The totals cached for the dropped week are gone with it: asked again, it is fetched again.
+    const again = await ask('2024-02-26T00:00:00', '2024-03-04T00:00:00');
+    expect(source.requests).toHaveLength(3);
+    expect((await again.stats()).total).toBe(7 * 50);
+  });
+});
