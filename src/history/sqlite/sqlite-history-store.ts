@@ -1,0 +1,692 @@
+import { randomUUID } from 'node:crypto';
+import { threadId } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import type { CallResult, HeldCall, ServiceCall, ServiceCallFilter } from '../../domain/service-call.js';
+import { DAY_MS, instantToWall, isValidTimeZone, type LocalDay, startOfDay, wallToInstant } from '../../time/zone.js';
+import type { CallPosition, CallStats } from '../call-selection.js';
+import type { DayCoverage } from '../fetch-planner.js';
+import type { CallPage, CallQuery, DayFailure, FetchedPeriod, HeldSummary, HistoryStore, StagedFetch } from '../history-store.js';
+import { HISTORY_PAGE_SIZE, migrateHistorySchema } from './history-schema.js';
+
+export interface SqliteHistoryStoreOptions {
+  /** How long a write waits for another connection's write lock (ms). Default 5000. */
+  busyTimeoutMs?: number;
+  /** Page cache of this connection, MiB. Default 64: a large commit's indexes stay in memory. */
+  cacheMb?: number;
+}
+
+/** Rows staged per INSERT statement: one call from JS per 32 rows instead of per row. */
+const STAGE_ROWS_PER_STATEMENT = 32;
+const STAGED_COLUMNS = 10;
+/** A commit of this many rows, or this many rows since the last one, checkpoints the WAL. */
+const CHECKPOINT_ROWS = 50_000;
+/** The WAL file is cut back to this after a checkpoint. */
+const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
+/**
+ * Local days touched around each UTC day (placed_at / DAY_MS): a local day lies within a day of the
+ * UTC one, and one more covers SQL's truncating division of instants before 1970.
+ */
+const TOUCHED_MARGIN_DAYS = 2;
+
+const ZERO_STATS: CallStats = { total: 0, successful: 0, unsuccessful: 0, totalDurationSeconds: 0, averageDurationSeconds: null };
+
+type Party = number | null;
+
+/** Sums over some calls, before a callResult filter is applied to them. */
+interface Sums {
+  total: number;
+  successful: number;
+  duration: number;
+  successful_duration: number;
+}
+
+interface CallRow {
+  call_id: string;
+  client: string | null;
+  service_user: string | null;
+  service: string | null;
+  call_time: number | null;
+  caller: string | null;
+  callee: string | null;
+  call_result: number;
+  duration: number;
+  placed_at: number;
+}
+
+/** One response being received. */
+interface Stage {
+  id: number;
+  period: FetchedPeriod;
+  placeholder: number;
+  open: boolean;
+  /** Rows written to `staged` by adds that committed. */
+  rows: number;
+  /** UTC days (placed_at / DAY_MS) of the rows staged: the days a commit recomputes. */
+  utcDays: Set<number>;
+  /**
+   * Party IDs this stage already looked up. Rows of `parties` never change or go, so an id read once
+   * stays true whatever another connection writes; cleared when an add fails (its inserts rolled back).
+   */
+  parties: Map<string, number>;
+}
+
+/** A filter with its IDs as party numbers; null when an ID is held by no call (nothing can match). */
+interface ResolvedFilter {
+  client: number | null;
+  serviceUser: number | null;
+  service: number | null;
+  onCallSpecialist: number | null;
+  callResult: 1 | 2 | null;
+  specialist: number | null;
+  party: number | null;
+}
+
+/** Store instances open in this thread, by the key their stages carry: a stage of any other is a leftover. */
+const liveInstances = new Set<string>();
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A stage's owner is `pid:threadId:instance`. It is a crash's leftover when its process is gone, or
+ * when it belongs to this thread and no store of this thread has that instance open. A stage of
+ * another live thread or process is kept: it may still be receiving.
+ */
+function isLeftover(owner: string): boolean {
+  const [pid, thread, instance] = owner.split(':');
+  if (Number(pid) !== process.pid) return !(Number.isSafeInteger(Number(pid)) && Number(pid) > 0 && processAlive(Number(pid)));
+  if (Number(thread) !== threadId) return false;
+  return instance === undefined || !liveInstances.has(instance);
+}
+
+function copyOf(text: string): string {
+  // A key kept for the whole response must not hold the chunk it was cut from.
+  return ` ${text}`.slice(1);
+}
+
+function resultCode(result: CallResult): 1 | 2 {
+  if (result === 'SUCCESSFUL') return 1;
+  if (result === 'UNSUCCESSFUL') return 2;
+  throw new TypeError(`callResult must be SUCCESSFUL or UNSUCCESSFUL, got ${String(result)}`);
+}
+
+function statsOf(sums: Sums, callResult: 1 | 2 | null): CallStats {
+  let { total, successful, duration, successful_duration: successfulDuration } = sums;
+  if (callResult === 1) {
+    total = successful;
+    duration = successfulDuration;
+  } else if (callResult === 2) {
+    total -= successful;
+    duration -= successfulDuration;
+    successful = 0;
+    successfulDuration = 0;
+  }
+  return {
+    total,
+    successful,
+    unsuccessful: total - successful,
+    totalDurationSeconds: duration,
+    averageDurationSeconds: successful ? successfulDuration / successful : null,
+  };
+}
+
+function addSums(a: Sums, b: Sums): Sums {
+  return {
+    total: a.total + b.total,
+    successful: a.successful + b.successful,
+    duration: a.duration + b.duration,
+    successful_duration: a.successful_duration + b.successful_duration,
+  };
+}
+
+const SUMS = `count(*) AS total, coalesce(sum(call_result = 1), 0) AS successful, coalesce(sum(duration), 0) AS duration,
+  coalesce(sum(CASE WHEN call_result = 1 THEN duration ELSE 0 END), 0) AS successful_duration`;
+
+const CALL_COLUMNS = `c.call_id, c.call_time, c.placed_at, c.call_result, c.duration,
+  (SELECT uuid FROM parties WHERE id = c.client) AS client,
+  (SELECT uuid FROM parties WHERE id = c.service_user) AS service_user,
+  (SELECT uuid FROM parties WHERE id = c.service) AS service,
+  (SELECT uuid FROM parties WHERE id = c.caller) AS caller,
+  (SELECT uuid FROM parties WHERE id = c.callee) AS callee`;
+
+/**
+ * The history in an SQLite file (`STORE=sqlite`): survives restarts, answers from indexes and
+ * per-day totals without loading calls into memory. One connection per instance; the ingest worker
+ * opens its own on the same file and writes while the serving thread reads (WAL). Nothing read from
+ * the database is kept between calls, so another connection's commits are seen at once.
+ *
+ * Every write is one short immediate transaction: `add` (a batch of rows into `staged`), `commit`
+ * (the whole response moved into `calls` at once, so a crash leaves the previous copy whole),
+ * `markFailed`, `dropBefore`.
+ */
+export class SqliteHistoryStore implements HistoryStore {
+  private readonly instance = randomUUID();
+  private readonly owner: string;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly stageArgs: Array<string | number | null> = new Array(STAGE_ROWS_PER_STATEMENT * STAGED_COLUMNS).fill(null);
+  private readonly stageArg: Array<string | number | null> = new Array(STAGED_COLUMNS).fill(null);
+  private rowsSinceCheckpoint = 0;
+
+  private constructor(
+    private readonly db: Database.Database,
+    readonly file: string,
+    private readonly zone: string,
+  ) {
+    this.owner = `${process.pid}:${threadId}:${this.instance}`;
+    liveInstances.add(this.instance);
+  }
+
+  /**
+   * Opens (creating it when missing) the history file: WAL, schema migrated forward, and the rows of
+   * responses that a crash left half-received deleted. Throws when the file's schema is newer than
+   * this code knows.
+   */
+  static open(file: string, zone: string, options: SqliteHistoryStoreOptions = {}): SqliteHistoryStore {
+    if (!isValidTimeZone(zone)) throw new RangeError(`${zone} is not an IANA time zone`);
+    const db = new Database(file);
+    let store: SqliteHistoryStore | undefined;
+    try {
+      db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+      // Takes effect only on a new file, before its first table.
+      db.pragma(`page_size = ${HISTORY_PAGE_SIZE}`);
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (String(mode).toLowerCase() !== 'wal') throw new Error(`history database ${file}: journal_mode is ${String(mode)}, not wal`);
+      // In WAL, NORMAL loses at most the last commits on a power cut, never the file's consistency.
+      db.pragma('synchronous = NORMAL');
+      db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
+      db.pragma(`cache_size = ${-Math.max(1, Math.trunc((options.cacheMb ?? 64) * 1024))}`);
+      migrateHistorySchema(db, file);
+      store = new SqliteHistoryStore(db, file, zone);
+      store.removeLeftovers();
+      return store;
+    } catch (error) {
+      if (store) liveInstances.delete(store.instance);
+      db.close();
+      throw error;
+    }
+  }
+
+  async coverage(days: readonly LocalDay[]): Promise<Map<LocalDay, DayCoverage>> {
+    const select = this.statement<[string], { fetched_at: number; sealed: number }>('SELECT fetched_at, sealed FROM days WHERE day = ?');
+    return this.read(() => {
+      const result = new Map<LocalDay, DayCoverage>();
+      for (const day of days) {
+        const row = select.get(day);
+        if (row) result.set(day, { day, fetchedAt: row.fetched_at, sealed: row.sealed === 1 });
+      }
+      return result;
+    });
+  }
+
+  async failures(days: readonly LocalDay[]): Promise<Map<LocalDay, DayFailure>> {
+    const select = this.statement<[string], { until: number; message: string; row_number: number | null; column_name: string | null }>(
+      'SELECT until, message, row_number, column_name FROM failures WHERE day = ?',
+    );
+    return this.read(() => {
+      const result = new Map<LocalDay, DayFailure>();
+      for (const day of days) {
+        const row = select.get(day);
+        if (row) result.set(day, { until: row.until, message: row.message, row: row.row_number, column: row.column_name });
+      }
+      return result;
+    });
+  }
+
+  async markFailed(days: readonly LocalDay[], failure: DayFailure): Promise<void> {
+    const upsert = this.statement<[string, number, string, number | null, string | null]>(
+      `INSERT INTO failures (day, until, message, row_number, column_name) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (day) DO UPDATE SET until = excluded.until, message = excluded.message,
+         row_number = excluded.row_number, column_name = excluded.column_name`,
+    );
+    this.write(() => {
+      for (const day of days) upsert.run(day, failure.until, failure.message, failure.row ?? null, failure.column ?? null);
+    });
+  }
+
+  async page(query: CallQuery, after: CallPosition | null, first: number): Promise<CallPage> {
+    const limit = Math.max(0, Math.trunc(first));
+    return this.read(() => {
+      const filter = this.resolve(query.filter);
+      if (filter === null || !(query.to > query.from)) return { calls: [], hasNextPage: false, hasPreviousPage: false };
+      // The page starts at the later of the period's start and the cursor: one lower bound to seek.
+      const params: Record<string, number | string> = { from: after ? Math.max(query.from, after.placedAt) : query.from, to: query.to, limit: limit + 1 };
+      const conditions = this.conditions(filter, params);
+      if (after) {
+        params.afterAt = after.placedAt;
+        params.afterId = after.callId;
+        conditions.push('(placed_at, call_id) > (@afterAt, @afterId)');
+      }
+      const where = conditions.join(' AND ');
+      const arms = this.orArms(filter, params);
+      let sql: string;
+      if (arms.length === 0) {
+        sql = `SELECT ${CALL_COLUMNS} FROM calls c WHERE ${where} ORDER BY c.placed_at, c.call_id LIMIT @limit`;
+      } else {
+        // Each arm walks its own index in history order and stops after the page; their union holds
+        // the page, sorted once. An OR over the whole period would gather and sort every match.
+        const union = arms
+          .map((arm) => `SELECT id FROM (SELECT id FROM calls WHERE ${where} AND ${arm} ORDER BY placed_at, call_id LIMIT @limit)`)
+          .join(' UNION ALL ');
+        sql = `SELECT ${CALL_COLUMNS} FROM calls c WHERE c.id IN (${union}) ORDER BY c.placed_at, c.call_id LIMIT @limit`;
+      }
+      const rows = this.statement<[Record<string, number | string>], CallRow>(sql).all(params);
+      let hasPreviousPage = false;
+      if (after) {
+        const previous: Record<string, number | string> = { from: query.from, to: query.to, afterAt: after.placedAt, afterId: after.callId };
+        const previousConditions = [...this.conditions(filter, previous), this.anyArm(filter, previous)].filter((c) => c !== '');
+        const exists = this.statement<[Record<string, number | string>], { found: number }>(
+          `SELECT EXISTS (SELECT 1 FROM calls WHERE ${previousConditions.join(' AND ')}
+             AND placed_at <= @afterAt AND (placed_at, call_id) <= (@afterAt, @afterId)) AS found`,
+        );
+        hasPreviousPage = exists.get(previous)?.found === 1;
+      }
+      return {
+        calls: rows.slice(0, limit).map(heldCallOf),
+        hasNextPage: rows.length > limit,
+        hasPreviousPage,
+      };
+    });
+  }
+
+  async stats(query: CallQuery): Promise<CallStats> {
+    return this.read(() => {
+      const filter = this.resolve(query.filter);
+      if (filter === null || !(query.to > query.from)) return ZERO_STATS;
+      const f = filter;
+      const onlyResult =
+        f.client === null && f.serviceUser === null && f.service === null && f.onCallSpecialist === null && f.specialist === null && f.party === null;
+      if (onlyResult) return statsOf(this.periodSums(query.from, query.to), f.callResult);
+      const params: Record<string, number | string> = { from: query.from, to: query.to };
+      const conditions = [...this.conditions(f, params), this.anyArm(f, params)].filter((c) => c !== '');
+      const sums = this.statement<[Record<string, number | string>], Sums>(`SELECT ${SUMS} FROM calls WHERE ${conditions.join(' AND ')}`).get(params);
+      return statsOf(sums as Sums, f.callResult);
+    });
+  }
+
+  async stage(period: FetchedPeriod): Promise<StagedFetch> {
+    const firstDay = period.days[0];
+    if (firstDay === undefined) throw new RangeError('a fetched period has at least one day');
+    // A call without a CallTime is placed at the start of the period's first day.
+    const placeholder = startOfDay(firstDay, this.zone);
+    const insert = this.statement<[string]>('INSERT INTO stages (owner) VALUES (?)');
+    const id = this.write(() => Number(insert.run(this.owner).lastInsertRowid));
+    const stage: Stage = { id, period, placeholder, open: true, rows: 0, utcDays: new Set(), parties: new Map() };
+    return {
+      add: async (calls) => this.addStaged(stage, calls),
+      commit: async (coverage) => this.commitStaged(stage, coverage),
+      discard: async () => this.discardStaged(stage),
+    };
+  }
+
+  async dropBefore(day: LocalDay): Promise<{ days: number; calls: number }> {
+    const result = this.write(() => {
+      const fetchIds = this.statement<[string], number>('SELECT DISTINCT fetch_id FROM days WHERE day < ?').pluck().all(day);
+      const days = this.statement<[string]>('DELETE FROM days WHERE day < ?').run(day).changes;
+      this.statement<[string]>('DELETE FROM failures WHERE day < ?').run(day);
+      const utcDays = new Set<number>();
+      let calls = 0;
+      for (const fetchId of fetchIds) calls += this.dropIfUncovered(fetchId, utcDays);
+      this.recomputeDays(utcDays);
+      return { days, calls };
+    });
+    this.afterWrite(result.calls);
+    return result;
+  }
+
+  async summary(now: number): Promise<HeldSummary> {
+    return this.read(() => {
+      const days = this.statement<[], { held: number; sealed: number | null }>('SELECT count(*) AS held, sum(sealed) AS sealed FROM days').get();
+      const failed = this.statement<[number], number>('SELECT count(*) FROM failures WHERE until > ?').pluck().get(now);
+      // Every call lies in one day's totals: a row a day instead of counting a year of calls.
+      const calls = this.statement<[], number | null>('SELECT sum(total) FROM day_stats').pluck().get();
+      return { daysHeld: days?.held ?? 0, daysSealed: days?.sealed ?? 0, daysFailed: failed ?? 0, calls: calls ?? 0 };
+    });
+  }
+
+  async close(): Promise<void> {
+    liveInstances.delete(this.instance);
+    if (this.db.open) this.db.close();
+  }
+
+  // --- staging ---
+
+  private addStaged(stage: Stage, calls: readonly ServiceCall[]): void {
+    if (!stage.open || calls.length === 0) return;
+    const many = this.statement<[Array<string | number | null>]>(
+      `INSERT INTO staged (stage, call_id, client, service_user, service, call_time, caller, callee, call_result, duration) VALUES ${Array.from(
+        { length: STAGE_ROWS_PER_STATEMENT },
+        () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ).join(', ')}`,
+    );
+    const one = this.statement<[Array<string | number | null>]>(
+      'INSERT INTO staged (stage, call_id, client, service_user, service, call_time, caller, callee, call_result, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    try {
+      this.write(() => {
+        let i = 0;
+        for (; i + STAGE_ROWS_PER_STATEMENT <= calls.length; i += STAGE_ROWS_PER_STATEMENT) {
+          for (let j = 0; j < STAGE_ROWS_PER_STATEMENT; j++) this.fillStaged(this.stageArgs, j * STAGED_COLUMNS, stage, calls[i + j] as ServiceCall);
+          many.run(this.stageArgs);
+        }
+        for (; i < calls.length; i++) {
+          this.fillStaged(this.stageArg, 0, stage, calls[i] as ServiceCall);
+          one.run(this.stageArg);
+        }
+      });
+    } catch (error) {
+      stage.parties.clear();
+      throw error;
+    }
+    stage.rows += calls.length;
+  }
+
+  /** One staged row's values, converted where they enter the store (SQLite binds no booleans, undefined as NULL). */
+  private fillStaged(args: Array<string | number | null>, at: number, stage: Stage, call: ServiceCall): void {
+    if (typeof call.callId !== 'string') throw new TypeError(`callId must be a string, got ${typeof call.callId}`);
+    const callTime = call.callTime ?? null;
+    if (callTime !== null && typeof callTime !== 'number') throw new TypeError(`callTime must be epoch ms or null, got ${typeof callTime}`);
+    if (typeof call.durationSeconds !== 'number') throw new TypeError(`durationSeconds must be a number, got ${typeof call.durationSeconds}`);
+    args[at] = stage.id;
+    args[at + 1] = call.callId;
+    args[at + 2] = this.party(stage, call.clientId);
+    args[at + 3] = this.party(stage, call.serviceUserId);
+    args[at + 4] = this.party(stage, call.serviceId);
+    args[at + 5] = callTime;
+    args[at + 6] = this.party(stage, call.callerId);
+    args[at + 7] = this.party(stage, call.calleeId);
+    args[at + 8] = resultCode(call.callResult);
+    args[at + 9] = call.durationSeconds;
+    stage.utcDays.add(Math.trunc((callTime ?? stage.placeholder) / DAY_MS));
+  }
+
+  private party(stage: Stage, uuid: string | null | undefined): Party {
+    if (uuid === null || uuid === undefined) return null;
+    const known = stage.parties.get(uuid);
+    if (known !== undefined) return known;
+    if (typeof uuid !== 'string') throw new TypeError(`an ID must be a string or null, got ${typeof uuid}`);
+    const id =
+      this.statement<[string], number>('SELECT id FROM parties WHERE uuid = ?').pluck().get(uuid) ??
+      Number(this.statement<[string]>('INSERT INTO parties (uuid) VALUES (?)').run(uuid).lastInsertRowid);
+    stage.parties.set(copyOf(uuid), id);
+    return id;
+  }
+
+  private commitStaged(stage: Stage, coverage: readonly DayCoverage[]): { duplicateRows: number } {
+    if (!stage.open) throw new Error('a staged fetch was committed twice or after discard');
+    if (coverage.length === 0) throw new Error('a fetch covers at least one day');
+    const duplicateRows = this.write(() => {
+      if (this.statement<[number], number>('SELECT count(*) FROM stages WHERE id = ?').pluck().get(stage.id) !== 1) {
+        throw new Error(`the rows of staged fetch ${stage.id} are gone from ${this.file} (removed as a crash's leftovers?)`);
+      }
+      const days = stage.period.days;
+      const fetchId = Number(
+        this.statement<[string, string]>('INSERT INTO fetches (first_day, last_day) VALUES (?, ?)').run(days[0] as string, days[days.length - 1] as string)
+          .lastInsertRowid,
+      );
+      const previousFetch = this.statement<[string], number>('SELECT fetch_id FROM days WHERE day = ?').pluck();
+      const upsertDay = this.statement<[string, number, number, number]>(
+        `INSERT INTO days (day, fetch_id, fetched_at, sealed) VALUES (?, ?, ?, ?)
+         ON CONFLICT (day) DO UPDATE SET fetch_id = excluded.fetch_id, fetched_at = excluded.fetched_at, sealed = excluded.sealed`,
+      );
+      const clearFailure = this.statement<[string]>('DELETE FROM failures WHERE day = ?');
+      const replaced = new Set<number>();
+      for (const c of coverage) {
+        const previous = previousFetch.get(c.day);
+        if (previous !== undefined && previous !== fetchId) replaced.add(previous);
+        upsertDay.run(c.day, fetchId, Math.trunc(c.fetchedAt), c.sealed ? 1 : 0);
+        clearFailure.run(c.day);
+      }
+      // In arrival order: the first row of a CallID listed twice wins, the later ones conflict with
+      // it (same fetch) and are skipped. A copy held from an older fetch is replaced in place.
+      const moved = this.statement<[{ stage: number; fetch: number; placeholder: number }]>(
+        `INSERT INTO calls (call_id, fetch_id, placed_at, call_time, client, service_user, service, caller, callee, specialist, call_result, duration)
+         SELECT call_id, @fetch, coalesce(call_time, @placeholder), call_time, client, service_user, service, caller, callee,
+           CASE WHEN service_user IS NULL THEN NULL WHEN caller = service_user THEN callee WHEN callee = service_user THEN caller END,
+           call_result, duration
+         FROM staged WHERE stage = @stage ORDER BY rowid
+         ON CONFLICT (call_id) DO UPDATE SET fetch_id = excluded.fetch_id, placed_at = excluded.placed_at, call_time = excluded.call_time,
+           client = excluded.client, service_user = excluded.service_user, service = excluded.service, caller = excluded.caller,
+           callee = excluded.callee, specialist = excluded.specialist, call_result = excluded.call_result, duration = excluded.duration
+         WHERE calls.fetch_id <> excluded.fetch_id`,
+      ).run({ stage: stage.id, fetch: fetchId, placeholder: stage.placeholder }).changes;
+      const utcDays = new Set(stage.utcDays);
+      for (const day of this.statement<[], number>('SELECT utc_day FROM moved_days').pluck().all()) utcDays.add(day);
+      this.statement('DELETE FROM moved_days').run();
+      // A copy none of whose days it is the newest copy of any more goes, with the calls it alone
+      // still provides (the memory store's rule).
+      for (const older of replaced) this.dropIfUncovered(older, utcDays);
+      this.recomputeDays(utcDays);
+      this.removeStage(stage.id);
+      return stage.rows - moved;
+    });
+    stage.open = false;
+    stage.parties.clear();
+    this.afterWrite(stage.rows);
+    return { duplicateRows };
+  }
+
+  private discardStaged(stage: Stage): void {
+    stage.open = false;
+    stage.parties.clear();
+    if (!this.db.open) return;
+    this.write(() => this.removeStage(stage.id));
+  }
+
+  private removeStage(id: number): void {
+    const others = this.statement<[number], number>('SELECT count(*) FROM stages WHERE id <> ?').pluck().get(id);
+    // Alone, the table is emptied whole, far faster than deleting its rows one by one.
+    if (others === 0) this.statement('DELETE FROM staged').run();
+    else this.statement<[number]>('DELETE FROM staged WHERE stage = ?').run(id);
+    this.statement<[number]>('DELETE FROM stages WHERE id = ?').run(id);
+  }
+
+  /** At open: the stages of crashed processes and closed instances of this thread go, with their rows. */
+  private removeLeftovers(): void {
+    this.write(() => {
+      const stages = this.statement<[], { id: number; owner: string }>('SELECT id, owner FROM stages').all();
+      for (const { id, owner } of stages) if (isLeftover(owner)) this.removeStage(id);
+      this.statement('DELETE FROM staged WHERE stage NOT IN (SELECT id FROM stages)').run();
+    });
+  }
+
+  // --- fetches and day totals ---
+
+  /** Drops a fetch that is no longer the newest copy of any day, with the calls it still holds. */
+  private dropIfUncovered(fetchId: number, utcDays: Set<number>): number {
+    if (this.statement<[number], number>('SELECT EXISTS (SELECT 1 FROM days WHERE fetch_id = ?)').pluck().get(fetchId) === 1) return 0;
+    for (const day of this.statement<[number], number>('SELECT DISTINCT placed_at / 86400000 FROM calls WHERE fetch_id = ?').pluck().all(fetchId)) {
+      utcDays.add(day);
+    }
+    const calls = this.statement<[number]>('DELETE FROM calls WHERE fetch_id = ?').run(fetchId).changes;
+    this.statement<[number]>('DELETE FROM fetches WHERE id = ?').run(fetchId);
+    return calls;
+  }
+
+  /** Recomputes day_stats for every local day that may hold calls placed in these UTC days. */
+  private recomputeDays(utcDays: ReadonlySet<number>): void {
+    const days = new Set<number>();
+    for (const u of utcDays) for (let d = u - TOUCHED_MARGIN_DAYS; d <= u + TOUCHED_MARGIN_DAYS; d++) days.add(d);
+    const sums = this.statement<[number, number], Sums>(`SELECT ${SUMS} FROM calls WHERE placed_at >= ? AND placed_at < ?`);
+    const upsert = this.statement<[number, number, number, number, number]>(
+      'INSERT OR REPLACE INTO day_stats (day, total, successful, duration, successful_duration) VALUES (?, ?, ?, ?, ?)',
+    );
+    const remove = this.statement<[number]>('DELETE FROM day_stats WHERE day = ?');
+    for (const day of [...days].sort((a, b) => a - b)) {
+      const s = sums.get(this.dayStart(day), this.dayStart(day + 1)) as Sums;
+      if (s.total > 0) upsert.run(day, s.total, s.successful, s.duration, s.successful_duration);
+      else remove.run(day);
+    }
+  }
+
+  /** The instant local day number `day` (its wall-clock midnight / DAY_MS) starts. */
+  private dayStart(day: number): number {
+    return wallToInstant(day * DAY_MS, this.zone);
+  }
+
+  /** Unfiltered sums over [from, to): whole days from day_stats, the partial first and last day from calls_placed. */
+  private periodSums(from: number, to: number): Sums {
+    const range = this.statement<[number, number], Sums>(`SELECT ${SUMS} FROM calls WHERE placed_at >= ? AND placed_at < ?`);
+    let first: number;
+    let last: number;
+    try {
+      first = Math.floor(instantToWall(from, this.zone) / DAY_MS);
+      for (let i = 0; i < 3 && this.dayStart(first) < from; i++) first++;
+      last = Math.floor(instantToWall(to, this.zone) / DAY_MS) - 1;
+      for (let i = 0; i < 3 && this.dayStart(last + 1) > to; i++) last--;
+      if (this.dayStart(first) < from || this.dayStart(last + 1) > to) throw new RangeError('no whole days');
+    } catch {
+      // Instants outside the calendar the zone knows: no whole days, the calls are summed directly.
+      return range.get(from, to) as Sums;
+    }
+    if (first > last) return range.get(from, to) as Sums;
+    const whole = this.statement<[number, number], Sums>(
+      `SELECT coalesce(sum(total), 0) AS total, coalesce(sum(successful), 0) AS successful, coalesce(sum(duration), 0) AS duration,
+         coalesce(sum(successful_duration), 0) AS successful_duration FROM day_stats WHERE day BETWEEN ? AND ?`,
+    ).get(first, last) as Sums;
+    const head = range.get(from, this.dayStart(first)) as Sums;
+    const tail = range.get(this.dayStart(last + 1), to) as Sums;
+    return addSums(addSums(whole, head), tail);
+  }
+
+  // --- queries ---
+
+  /** The filter's IDs as party numbers, or null when one of them is held by no call. */
+  private resolve(filter: ServiceCallFilter): ResolvedFilter | null {
+    const lookup = this.statement<[string], number>('SELECT id FROM parties WHERE uuid = ?').pluck();
+    let unknown = false;
+    const id = (uuid: string | null | undefined): number | null => {
+      if (uuid === null || uuid === undefined) return null;
+      const found = lookup.get(uuid);
+      if (found === undefined) unknown = true;
+      return found ?? null;
+    };
+    const resolved: ResolvedFilter = {
+      client: id(filter.clientId),
+      serviceUser: id(filter.serviceUserId),
+      service: id(filter.serviceId),
+      onCallSpecialist: id(filter.onCallSpecialistId),
+      callResult: filter.callResult == null ? null : resultCode(filter.callResult),
+      specialist: id(filter.specialistId),
+      party: id(filter.partyId),
+    };
+    return unknown ? null : resolved;
+  }
+
+  /** The period and the equality filters, each an indexed column. */
+  private conditions(f: ResolvedFilter, params: Record<string, number | string>): string[] {
+    const conditions = ['placed_at >= @from', 'placed_at < @to'];
+    const equal = (column: string, value: number | null, name: string): void => {
+      if (value === null) return;
+      conditions.push(`${column} = @${name}`);
+      params[name] = value;
+    };
+    equal('client', f.client, 'client');
+    equal('service_user', f.serviceUser, 'serviceUser');
+    equal('service', f.service, 'service');
+    equal('specialist', f.onCallSpecialist, 'onCall');
+    equal('call_result', f.callResult, 'result');
+    return conditions;
+  }
+
+  /**
+   * The caller-or-callee filters as disjoint-enough arms, each served by an index. When the call's
+   * direction is known (specialist not null) its caller and callee are the service user and the
+   * specialist; otherwise they are looked up in the partial indexes of undirected calls.
+   * specialistId X: caller = X or callee = X. partyId X: the service user, caller or callee is X.
+   * With both, the arms are specialistId's and partyId becomes a condition of each (see anyArm).
+   */
+  private orArms(f: ResolvedFilter, params: Record<string, number | string>): string[] {
+    if (f.party !== null) params.party = f.party;
+    if (f.specialist !== null) {
+      params.specialist = f.specialist;
+      return [
+        'service_user = @specialist AND specialist IS NOT NULL',
+        'specialist = @specialist',
+        'caller = @specialist AND specialist IS NULL',
+        'callee = @specialist AND specialist IS NULL',
+      ].map((arm) => (f.party !== null ? `${arm} AND (${PARTY_OR})` : arm));
+    }
+    if (f.party !== null) return PARTY_ARMS;
+    return [];
+  }
+
+  /** The caller-or-callee filters as one condition (an OR SQLite answers from several indexes). */
+  private anyArm(f: ResolvedFilter, params: Record<string, number | string>): string {
+    const parts: string[] = [];
+    if (f.specialist !== null) {
+      params.specialist = f.specialist;
+      parts.push(`(${SPECIALIST_OR})`);
+    }
+    if (f.party !== null) {
+      params.party = f.party;
+      parts.push(`(${PARTY_OR})`);
+    }
+    return parts.join(' AND ');
+  }
+
+  // --- plumbing ---
+
+  private statement<P extends unknown[] = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement as unknown as Database.Statement<P, R>;
+  }
+
+  /** A read transaction: the statements of one answer see one snapshot. */
+  private read<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** Every write begins IMMEDIATE: a deferred one that read first fails with SQLITE_BUSY_SNAPSHOT under WAL. */
+  private write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  /** Large or many commits checkpoint the WAL back to nothing, so it never keeps a large commit's size. */
+  private afterWrite(rows: number): void {
+    this.rowsSinceCheckpoint += rows;
+    if (this.rowsSinceCheckpoint < CHECKPOINT_ROWS) return;
+    this.rowsSinceCheckpoint = 0;
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+}
+
+const PARTY_ARMS = [
+  'service_user = @party',
+  'specialist = @party',
+  'caller = @party AND specialist IS NULL',
+  'callee = @party AND specialist IS NULL',
+];
+const PARTY_OR = PARTY_ARMS.map((arm) => `(${arm})`).join(' OR ');
+const SPECIALIST_OR = [
+  'service_user = @specialist AND specialist IS NOT NULL',
+  'specialist = @specialist',
+  'caller = @specialist AND specialist IS NULL',
+  'callee = @specialist AND specialist IS NULL',
+]
+  .map((arm) => `(${arm})`)
+  .join(' OR ');
+
+function heldCallOf(row: CallRow): HeldCall {
+  return {
+    callId: row.call_id,
+    clientId: row.client,
+    serviceUserId: row.service_user,
+    serviceId: row.service,
+    callTime: row.call_time,
+    callerId: row.caller,
+    calleeId: row.callee,
+    callResult: row.call_result === 1 ? 'SUCCESSFUL' : 'UNSUCCESSFUL',
+    durationSeconds: row.duration,
+    placedAt: row.placed_at,
+  };
+}
