@@ -25,9 +25,11 @@ const cases: Array<[string, Fault, Record<string, unknown>]> = [
   ['ResultCode PARAM_NOT_EXIST', { kind: 'result-code', code: 'PARAM_NOT_EXIST', text: 'bad parameter' }, { code: 'UPSTREAM_ERROR', upstreamCode: 'PARAM_NOT_EXIST' }],
 ];
 
-describe('upstream faults', () => {
+// Each fault once with the upstream call made on the serving thread, and once through the ingest
+// worker: the error must cross the thread as the same typed error.
+describe.each(['in-process', 'worker'] as const)('upstream faults (%s ingest)', (ingest) => {
   it.each(cases)('%s: a documented error, a healthy server, nothing kept, and success once it is gone', async (_name, fault, extensions) => {
-    const h = await startHarness({ now: '2024-03-20T10:00:00+03:00', env: { CONNECT_TIMEOUT_MS: '400' } });
+    const h = await startHarness({ now: '2024-03-20T10:00:00+03:00', env: { CONNECT_TIMEOUT_MS: '400' }, ingest });
     harness = h;
     // A week already held, to show the server stays healthy beside the failure.
     expect((await h.query(CallCount, { filter: OTHER_WEEK })).errors).toBeUndefined();
@@ -56,7 +58,7 @@ describe('upstream faults', () => {
   });
 
   it('malformed XML in a body that arrived whole: UPSTREAM_ERROR, its days not asked again until FAILED_RETRY_SECONDS pass', async () => {
-    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00', env: { FAILED_RETRY_SECONDS: '600' } }));
+    const h = (harness = await startHarness({ now: '2024-03-20T10:00:00+03:00', env: { FAILED_RETRY_SECONDS: '600' }, ingest }));
     h.simulator.inject({ kind: 'malformed' }, 1);
     const failed = await h.query(CallCount, { filter: WEEK });
     expect(failed.data).toEqual({ serviceCalls: null });
@@ -76,7 +78,7 @@ describe('upstream faults', () => {
 
   it('reports wrong credentials as UPSTREAM_AUTH_FAILED and never shows the password', async () => {
     const password = 'wr0ng:p&ss<"word>';
-    const h = await startHarness({ now: '2024-03-20T10:00:00+03:00', env: { CONNECT_PASSWORD: password } });
+    const h = await startHarness({ now: '2024-03-20T10:00:00+03:00', env: { CONNECT_PASSWORD: password }, ingest });
     harness = h;
     const response = await h.yoga.fetch('http://yoga.test/graphql', {
       method: 'POST',
@@ -99,6 +101,7 @@ describe('upstream faults', () => {
       env: { CONNECT_PASSWORD: password, CONNECT_TIMEOUT_MS: '400' },
       simulator: { password },
       logger,
+      ingest,
     });
     harness = h;
     expect((await h.query(CallCount, { filter: OTHER_WEEK })).errors).toBeUndefined();

@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../src/config.js';
@@ -18,10 +20,12 @@ const WAIT_MS = 30_000;
 
 let browser: Browser | undefined;
 let server: RunningServer | undefined;
+let dataDir: string | undefined;
 afterAll(async () => {
   // The browser first: its keep-alive sockets would otherwise hold the server's drain.
   await browser?.close();
   await server?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** True for a URL whose request would leave this machine: anything but loopback, data: and blob:. */
@@ -41,7 +45,8 @@ describe('GraphiQL in a real browser', () => {
     }
     // Demo mode on loopback: the server and its built-in simulator both listen on 127.0.0.1.
     const clock = new ManualClock(Date.parse('2024-03-20T10:00:00+03:00'));
-    server = await startServer(loadSettings({ HOST: '127.0.0.1', PORT: '0' }), clock, silentLogger);
+    dataDir = mkdtempSync(join(tmpdir(), 'connect-calls-graphiql-'));
+    server = await startServer(loadSettings({ HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir }), clock, silentLogger);
     expect(server.demo).toBe(true);
 
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: WAIT_MS });

@@ -120,7 +120,8 @@ describe('server shell', () => {
 describe('unexpected errors', () => {
   it('are masked: no internal message reaches the client', async () => {
     const clock = new ManualClock(Date.parse('2024-03-20T10:00:00+03:00'));
-    const settings = loadSettings({});
+    // The source stands in for the upstream; the store does not matter here.
+    const settings = loadSettings({ STORE: 'memory' });
     let calls = 0;
     const broken = {
       async *history(): AsyncGenerator<never> {

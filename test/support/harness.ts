@@ -9,6 +9,7 @@ import type { HistoryService } from '../../src/history/history-service.js';
 import type { HistoryStore } from '../../src/history/history-store.js';
 import type { QuotaLedger } from '../../src/history/quota-ledger.js';
 import { type Logger, silentLogger } from '../../src/server/logger.js';
+import { createMetrics } from '../../src/server/metrics.js';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/server.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { buildYoga, type ConnectYoga } from '../../src/yoga.js';
@@ -48,6 +49,8 @@ export function startGraphQL(options: {
   logger?: Logger;
   /** How the SQLite store is written: in this thread (default, fast to start) or by the ingest worker. */
   ingest?: 'worker' | 'in-process';
+  /** Serve /metrics (a prom-client registry of the server's own). */
+  metrics?: boolean;
 }): GraphQLServer {
   // The default store (SQLite) in a DATA_DIR of the test's own, unless the test names one.
   const dataDir = options.env?.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'connect-calls-test-'));
@@ -60,9 +63,13 @@ export function startGraphQL(options: {
     ...options.env,
   });
   const logger = options.logger ?? silentLogger;
-  const core = createHistory(settings, options.clock, { logger, ingest: options.ingest ?? 'in-process' });
+  const clock = options.clock;
+  const metrics = options.metrics
+    ? createMetrics({ clock, quota: () => core.ledger.state(), held: () => core.store.summary(clock.now()) })
+    : undefined;
+  const core = createHistory(settings, clock, { logger, ingest: options.ingest ?? 'in-process', events: metrics?.events });
   const { history, ledger, store } = core;
-  const yoga = buildYoga({ settings, clock: options.clock, ledger, history, logger, demo: false });
+  const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: false, metrics });
   let closed: Promise<void> | undefined;
   return {
     settings,
@@ -102,10 +109,11 @@ export async function startHarness(options: {
   simulator?: Partial<SimulatorOptions>;
   logger?: Logger;
   ingest?: 'worker' | 'in-process';
+  metrics?: boolean;
 }): Promise<Harness> {
   const clock = new ManualClock(typeof options.now === 'number' ? options.now : Date.parse(options.now));
   const simulator = await startSimulator({ clock, seed: 7, callsPerDay: 120, zone: 'Europe/Moscow', ...options.simulator });
-  const server = startGraphQL({ clock, upstream: simulator, env: options.env, logger: options.logger, ingest: options.ingest });
+  const server = startGraphQL({ clock, upstream: simulator, env: options.env, logger: options.logger, ingest: options.ingest, metrics: options.metrics });
   return {
     ...server,
     clock,
