@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { migrateSchema } from './schema-migrations.js';
 import type { UpstreamOutcome } from '../history-events.js';
 import { JOURNAL_KEEP_MS, type JournalCall, type LedgerOutcome, type QuotaJournal, QuotaJournalError } from '../quota-journal.js';
 
@@ -82,17 +83,15 @@ export class SqliteQuotaJournal implements QuotaJournal {
       if (String(mode).toLowerCase() !== 'wal') throw new QuotaJournalError(`quota journal ${file}: journal_mode is ${mode}, not wal`);
       db.pragma('synchronous = FULL');
       db.pragma('journal_size_limit = 1048576');
-      db.transaction(() => {
-        const version = db.pragma('user_version', { simple: true }) as number;
-        if (version > MIGRATIONS.length) {
-          throw new QuotaJournalError(
-            `quota journal ${file} has schema version ${version}, newer than ${MIGRATIONS.length}, the latest this server knows: ` +
+      migrateSchema(
+        db,
+        MIGRATIONS,
+        (version, latest) =>
+          new QuotaJournalError(
+            `quota journal ${file} has schema version ${version}, newer than ${latest}, the latest this server knows: ` +
               'run a newer server, or move the file away (its calls then no longer count)',
-          );
-        }
-        for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] as string);
-        if (version !== MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
-      }).immediate();
+          ),
+      );
       const journal = new SqliteQuotaJournal(db, file);
       journal.prune((options.now ?? Date.now)() - JOURNAL_KEEP_MS);
       return journal;
