@@ -10,6 +10,7 @@ import { HistoryService } from './history-service.js';
 import type { HistoryStore } from './history-store.js';
 import { MemoryHistoryStore } from './memory-history-store.js';
 import { QuotaLedger } from './quota-ledger.js';
+import { lockDataDir } from './sqlite/data-dir-lock.js';
 import { SqliteHistoryStore } from './sqlite/sqlite-history-store.js';
 import { SqliteQuotaJournal } from './sqlite/sqlite-quota-journal.js';
 import { WorkerIngest } from './sqlite/worker-ingest.js';
@@ -57,6 +58,7 @@ export function createHistory(
   let ledger: QuotaLedger;
   let ingest: HistoryIngest;
   let journal: SqliteQuotaJournal | undefined;
+  let unlock = (): void => undefined;
   if (settings.store === 'memory') {
     store = new MemoryHistoryStore(c.timeZone);
     ledger = new QuotaLedger(rules, clock);
@@ -65,6 +67,7 @@ export function createHistory(
     const files = dataFiles(settings.dataDir);
     try {
       mkdirSync(settings.dataDir, { recursive: true });
+      unlock = lockDataDir(settings.dataDir);
       journal = SqliteQuotaJournal.open(files.quota);
       ledger = new QuotaLedger(rules, clock, {
         journal,
@@ -73,6 +76,7 @@ export function createHistory(
       store = SqliteHistoryStore.open(files.history, c.timeZone);
     } catch (error) {
       journal?.close();
+      unlock();
       const reason = error instanceof Error ? error.message : String(error);
       throw new StoreOpenError(`cannot open the SQLite store in ${settings.dataDir}: ${reason}`, { cause: error });
     }
@@ -106,6 +110,7 @@ export function createHistory(
       await ingest.close();
       await store.close();
       ledger.close();
+      unlock();
     },
   };
 }

@@ -131,6 +131,22 @@ describe('a restart costs nothing', () => {
   });
 });
 
+describe('one server per DATA_DIR', () => {
+  it('refuses to start beside a live server on the same DATA_DIR (two ledgers would each allow the whole limit)', async () => {
+    const sim = await simulator();
+    const dir = dataDir();
+    const first = await startServer(sim, dir);
+    const second = spawnNpm('start', { PORT: '0', DATA_DIR: dir, CONNECT_URL: sim.url, CONNECT_LOGIN: sim.login, CONNECT_PASSWORD: sim.password });
+    cleanups.push(() => second.kill());
+    const closed = await second.closed;
+    expect(closed.code).toBe(2);
+    expect(second.output()).toMatch(/"message":"cannot open the SQLite store in [^"]+: it is in use by the server with PID \d+[^"]*","variable":"DATA_DIR"/);
+    // The first one is untouched and still answers.
+    expect((await first.query<Weeks>(weeksQuery([0]))).errors).toBeUndefined();
+    expect(sim.callCount()).toBe(1);
+  });
+});
+
 describe('crash safety', () => {
   /** Yesterday: unsealed for 30 days (CACHE_SETTLE_HOURS), so maxAge: 0 fetches it again. */
   const yesterday = addDays(localDayOf(Date.now(), ZONE), -1);
