@@ -4,7 +4,7 @@ import { QuotaExhaustedError } from '../../src/history/history-errors.js';
 import { HistoryService, type HistorySource, type PeriodAnswer, type PeriodQuery } from '../../src/history/history-service.js';
 import { InProcessIngest } from '../../src/history/history-ingest.js';
 import { MemoryHistoryStore } from '../../src/history/memory-history-store.js';
-import { firstKeptDay } from '../../src/history/retention.js';
+import { firstKeptDay, startRetention } from '../../src/history/retention.js';
 import { QuotaLedger } from '../../src/history/quota-ledger.js';
 import { SimulatedHistory } from '../../src/simulator/dataset.js';
 import { ManualClock } from '../../src/time/clock.js';
@@ -253,5 +253,27 @@ describe('retention', () => {
     const again = await ask('2024-02-26T00:00:00', '2024-03-04T00:00:00');
     expect(source.requests).toHaveLength(3);
     expect((await again.stats()).total).toBe(7 * 50);
+  });
+
+  it('runs at start (and then daily), logging what it dropped', async () => {
+    const { clock, source, service, ask } = setUp('2024-03-20T10:00:00');
+    await ask('2024-02-26T00:00:00', '2024-03-11T00:00:00');
+    const lines: string[] = [];
+    const stop = startRetention({
+      history: service,
+      clock,
+      zone: ZONE,
+      days: 16, // 2024-03-05 .. 2024-03-20
+      logger: createLogger({ level: 'info', destination: { write: (line: string) => lines.push(line) } }),
+    });
+    stop();
+    for (let i = 0; i < 100 && lines.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ message: 'retention dropped old history', before: '2024-03-05', days: 8 });
+    // The week of 2024-03-04 lost its first day: its period still holds its other days' calls, but
+    // a question about it needs that day again.
+    await ask('2024-03-05T00:00:00', '2024-03-11T00:00:00');
+    expect(source.requests).toHaveLength(2);
+    await ask('2024-03-04T00:00:00', '2024-03-05T00:00:00');
+    expect(source.requests).toHaveLength(3);
   });
 });
