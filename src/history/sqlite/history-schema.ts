@@ -2,26 +2,30 @@
  * The schema of the history database (DATA_DIR/history.sqlite) and its forward migrations, keyed by
  * `PRAGMA user_version`.
  *
- * Why each index exists (every index costs ingest time: measured here, an index whose entries arrive
- * in time order costs ~0.5 µs a row, one in random order ~2-3 µs, against ~0.7 µs for the row):
- * - `calls_call_id` (UNIQUE): a CallID is held once, its newest copy winning; the commit's upsert
- *   needs it. The one index in random order, and the largest cost of a commit; unavoidable.
- * - `calls_placed` (placed_at, call_result, duration): history order of unfiltered and
- *   callResult-only pages, and covering for the totals of a period's partial first and last day
- *   and for recomputing `day_stats` without touching the table.
- * - `calls_fetch` (fetch_id): dropping a superseded or retired fetch with the calls it still holds.
- *   Appended in order (fetch ids grow), so nearly free.
- * - `calls_client`, `calls_service`, `calls_service_user`, `calls_specialist`
- *   (column, placed_at, call_result, duration): an equality filter walks its own index in history
- *   order (a page stops after `first` rows) and sums the covered result and duration (totals never
- *   read the table). Each is appended at one point per distinct value, so cheap to maintain.
+ * What each index costs and why it exists. Every b-tree entry written at commit costs ingest time;
+ * measured here on 500k-row commits: ~1 µs a row for an index whose entries arrive in time order,
+ * ~4 µs for one in random order (CallIDs are random UUIDs), against ~1 µs for the row itself.
+ * - `call_ids` (a table, CallID -> calls.id): a CallID is held once, its newest copy winning. Kept
+ *   apart from `calls` so the commit fills it in CallID order (one sort, then neighbouring inserts:
+ *   ~2 µs a row) while `calls` and its indexes are filled in time order. A UNIQUE index on
+ *   calls.call_id would take its entries in arrival order, at random.
+ * - calls.id ranges instead of a fetch index: each commit numbers its rows from a fresh range kept in
+ *   `fetches`, and a replaced copy is deleted rather than updated, so a fetch's calls are exactly its
+ *   range: dropping it is a range delete on the table itself.
+ * - `calls_placed` (placed_at, service, call_result, duration): history order of pages without a
+ *   party filter, and covering for the totals of a period's partial first and last day and for
+ *   recomputing `day_stats`. The service line rides along: a partner has a handful of lines, so
+ *   serviceId totals come from `day_stats` and its pages from this index (the line is checked on the
+ *   index entry) instead of an index of its own.
+ * - `calls_client`, `calls_service_user`, `calls_specialist` (column, placed_at, call_result,
+ *   duration): an equality filter walks its own index in history order (a page stops after `first`
+ *   rows) and totals from the covered result and duration without reading the table.
  * - `calls_caller_undirected`, `calls_callee_undirected` (partial, WHERE specialist IS NULL): the
- *   caller-or-callee filters (specialistId, partyId). When the call's direction is known, its caller
- *   and callee are the service user and the derived specialist, both indexed above; only calls of
- *   unknown direction (about 2 %) need the caller and callee themselves. Full caller and callee
- *   indexes would cost ~1.5 µs a row for that.
- * No index on call_result: two values; its totals come from `day_stats`, its pages from `calls_placed`.
- * `staged` has no index at all: rows are appended as they arrive and read back once, in order.
+ *   caller-or-callee filters (specialistId, partyId). When a call's direction is known, its caller and
+ *   callee are the service user and the derived specialist, both indexed above; only calls of unknown
+ *   direction (about 2 %) need the caller and callee themselves, so these indexes stay small.
+ * No index on call_result (two values: `day_stats` and `calls_placed` answer it), none on `staged`
+ * (rows are appended as they arrive and read back once, in order).
  */
 import type Database from 'better-sqlite3';
 
@@ -42,11 +46,14 @@ const MIGRATIONS: readonly string[] = [
     uuid TEXT NOT NULL UNIQUE
   );
 
-  -- One committed upstream response (its period's days, for operators).
+  -- One committed upstream response: its period's days (for operators), and the range of calls.id
+  -- its calls were numbered from (first_row..last_row; empty when last_row < first_row).
   CREATE TABLE fetches (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     first_day TEXT NOT NULL,
-    last_day TEXT NOT NULL
+    last_day TEXT NOT NULL,
+    first_row INTEGER NOT NULL,
+    last_row INTEGER NOT NULL
   );
 
   -- The newest copy of each day held, and the fetch that brought it.
@@ -66,12 +73,12 @@ const MIGRATIONS: readonly string[] = [
     column_name TEXT
   ) WITHOUT ROWID;
 
-  -- Every call held, once per CallID. placed_at: callTime, or the start of the first day of the
-  -- period that brought it. specialist: specialistOf(call), derived at commit. call_result: 1 or 2.
+  -- Every call held, once per CallID (see call_ids). placed_at: callTime, or the start of the first
+  -- day of the period that brought it. specialist: specialistOf(call), derived at commit. Party
+  -- columns hold parties.id. call_result: 1 successful, 2 not.
   CREATE TABLE calls (
     id INTEGER PRIMARY KEY,
     call_id TEXT NOT NULL,
-    fetch_id INTEGER NOT NULL,
     placed_at INTEGER NOT NULL,
     call_time INTEGER,
     client INTEGER,
@@ -83,26 +90,32 @@ const MIGRATIONS: readonly string[] = [
     call_result INTEGER NOT NULL,
     duration INTEGER NOT NULL
   );
-  CREATE UNIQUE INDEX calls_call_id ON calls (call_id);
-  CREATE INDEX calls_placed ON calls (placed_at, call_result, duration);
-  CREATE INDEX calls_fetch ON calls (fetch_id);
+  CREATE INDEX calls_placed ON calls (placed_at, service, call_result, duration);
   CREATE INDEX calls_client ON calls (client, placed_at, call_result, duration);
-  CREATE INDEX calls_service ON calls (service, placed_at, call_result, duration);
   CREATE INDEX calls_service_user ON calls (service_user, placed_at, call_result, duration);
   CREATE INDEX calls_specialist ON calls (specialist, placed_at, call_result, duration);
   CREATE INDEX calls_caller_undirected ON calls (caller, placed_at) WHERE specialist IS NULL;
   CREATE INDEX calls_callee_undirected ON calls (callee, placed_at) WHERE specialist IS NULL;
 
-  -- Totals of the calls placed in one local day, [start of the day, start of the next): day is the
-  -- day's number (its wall-clock midnight / 86400000). Recomputed from calls_placed by every commit
-  -- and retention for the days it touched, so long periods are summed from a row a day.
+  -- The newest copy of each CallID: the calls row holding it.
+  CREATE TABLE call_ids (
+    call_id TEXT PRIMARY KEY,
+    row INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- Totals of the calls placed in one local day, [start of the day, start of the next), by line
+  -- (service 0: none). day is the day's number (its wall-clock midnight / 86400000). Recomputed from
+  -- calls_placed by every commit and retention for the days they touched, so long periods are summed
+  -- from a few rows a day.
   CREATE TABLE day_stats (
-    day INTEGER PRIMARY KEY,
+    day INTEGER NOT NULL,
+    service INTEGER NOT NULL,
     total INTEGER NOT NULL,
     successful INTEGER NOT NULL,
     duration INTEGER NOT NULL,
-    successful_duration INTEGER NOT NULL
-  );
+    successful_duration INTEGER NOT NULL,
+    PRIMARY KEY (day, service)
+  ) WITHOUT ROWID;
 
   -- Responses being received: a stage's rows are invisible until its commit moves them into calls.
   -- owner names the process, thread and store instance, so that an open tells a crash's leftovers
@@ -124,15 +137,23 @@ const MIGRATIONS: readonly string[] = [
     duration INTEGER NOT NULL
   );
 
-  -- Scratch of one commit: the UTC days (placed_at / 86400000) that a newer copy moved a call away
-  -- from, so their day_stats are recomputed too. Emptied by the commit that fills it.
-  CREATE TABLE moved_days (
+  -- Scratch of one write transaction: the UTC days (placed_at / 86400000) of the calls it deleted,
+  -- whose day_stats it then recomputes. Emptied by the transaction that fills it.
+  CREATE TABLE touched_days (
     utc_day INTEGER PRIMARY KEY
   ) WITHOUT ROWID;
-  CREATE TRIGGER calls_moved AFTER UPDATE OF placed_at ON calls
-    WHEN old.placed_at / 86400000 <> new.placed_at / 86400000
+
+  -- A newer copy of a CallID takes over: the older row goes.
+  CREATE TRIGGER call_ids_replaced AFTER UPDATE OF row ON call_ids
     BEGIN
-      INSERT OR IGNORE INTO moved_days (utc_day) VALUES (old.placed_at / 86400000);
+      DELETE FROM calls WHERE id = old.row;
+    END;
+  -- A call row goes (replaced, its fetch dropped, or a repeated row of one response): its day's totals
+  -- are recomputed, and its CallID is forgotten unless a newer row holds it.
+  CREATE TRIGGER calls_deleted AFTER DELETE ON calls
+    BEGIN
+      INSERT OR IGNORE INTO touched_days (utc_day) VALUES (old.placed_at / 86400000);
+      DELETE FROM call_ids WHERE call_id = old.call_id AND row = old.id;
     END;
   `,
 ];

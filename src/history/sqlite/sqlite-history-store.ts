@@ -59,8 +59,10 @@ interface Stage {
   period: FetchedPeriod;
   placeholder: number;
   open: boolean;
-  /** Rows written to `staged` by adds that committed. */
+  /** Rows written to `staged` by adds that committed, and the range of their staged rowids. */
   rows: number;
+  firstRowid: number;
+  lastRowid: number;
   /** UTC days (placed_at / DAY_MS) of the rows staged: the days a commit recomputes. */
   utcDays: Set<number>;
   /**
@@ -299,9 +301,9 @@ export class SqliteHistoryStore implements HistoryStore {
       const filter = this.resolve(query.filter);
       if (filter === null || !(query.to > query.from)) return ZERO_STATS;
       const f = filter;
-      const onlyResult =
-        f.client === null && f.serviceUser === null && f.service === null && f.onCallSpecialist === null && f.specialist === null && f.party === null;
-      if (onlyResult) return statsOf(this.periodSums(query.from, query.to), f.callResult);
+      // The line and the result are in day_stats: whole days are summed from a few rows each.
+      const byDay = f.client === null && f.serviceUser === null && f.onCallSpecialist === null && f.specialist === null && f.party === null;
+      if (byDay) return statsOf(this.periodSums(query.from, query.to, f.service), f.callResult);
       const params: Record<string, number | string> = { from: query.from, to: query.to };
       const conditions = [...this.conditions(f, params), this.anyArm(f, params)].filter((c) => c !== '');
       const sums = this.statement<[Record<string, number | string>], Sums>(`SELECT ${SUMS} FROM calls WHERE ${conditions.join(' AND ')}`).get(params);
@@ -316,7 +318,7 @@ export class SqliteHistoryStore implements HistoryStore {
     const placeholder = startOfDay(firstDay, this.zone);
     const insert = this.statement<[string]>('INSERT INTO stages (owner) VALUES (?)');
     const id = this.write(() => Number(insert.run(this.owner).lastInsertRowid));
-    const stage: Stage = { id, period, placeholder, open: true, rows: 0, utcDays: new Set(), parties: new Map() };
+    const stage: Stage = { id, period, placeholder, open: true, rows: 0, firstRowid: Number.POSITIVE_INFINITY, lastRowid: 0, utcDays: new Set(), parties: new Map() };
     return {
       add: async (calls) => this.addStaged(stage, calls),
       commit: async (coverage) => this.commitStaged(stage, coverage),
@@ -329,10 +331,9 @@ export class SqliteHistoryStore implements HistoryStore {
       const fetchIds = this.statement<[string], number>('SELECT DISTINCT fetch_id FROM days WHERE day < ?').pluck().all(day);
       const days = this.statement<[string]>('DELETE FROM days WHERE day < ?').run(day).changes;
       this.statement<[string]>('DELETE FROM failures WHERE day < ?').run(day);
-      const utcDays = new Set<number>();
       let calls = 0;
-      for (const fetchId of fetchIds) calls += this.dropIfUncovered(fetchId, utcDays);
-      this.recomputeDays(utcDays);
+      for (const fetchId of fetchIds) calls += this.dropIfUncovered(fetchId);
+      this.recomputeDays(new Set());
       return { days, calls };
     });
     this.afterWrite(result.calls);
@@ -367,22 +368,32 @@ export class SqliteHistoryStore implements HistoryStore {
     const one = this.statement<[Array<string | number | null>]>(
       'INSERT INTO staged (stage, call_id, client, service_user, service, call_time, caller, callee, call_result, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    let first = Number.POSITIVE_INFINITY;
+    let last = 0;
+    // Each statement's rows get consecutive rowids ending at lastInsertRowid (staged rows are only
+    // ever numbered by SQLite): the stage's rows lie in first..last, other stages' rows filtered out.
+    const note = (rows: number, lastInsertRowid: number | bigint): void => {
+      last = Number(lastInsertRowid);
+      first = Math.min(first, last - rows + 1);
+    };
     try {
       this.write(() => {
         let i = 0;
         for (; i + STAGE_ROWS_PER_STATEMENT <= calls.length; i += STAGE_ROWS_PER_STATEMENT) {
           for (let j = 0; j < STAGE_ROWS_PER_STATEMENT; j++) this.fillStaged(this.stageArgs, j * STAGED_COLUMNS, stage, calls[i + j] as ServiceCall);
-          many.run(this.stageArgs);
+          note(STAGE_ROWS_PER_STATEMENT, many.run(this.stageArgs).lastInsertRowid);
         }
         for (; i < calls.length; i++) {
           this.fillStaged(this.stageArg, 0, stage, calls[i] as ServiceCall);
-          one.run(this.stageArg);
+          note(1, one.run(this.stageArg).lastInsertRowid);
         }
       });
     } catch (error) {
       stage.parties.clear();
       throw error;
     }
+    stage.firstRowid = Math.min(stage.firstRowid, first);
+    stage.lastRowid = Math.max(stage.lastRowid, last);
     stage.rows += calls.length;
   }
 
@@ -424,10 +435,19 @@ export class SqliteHistoryStore implements HistoryStore {
       if (this.statement<[number], number>('SELECT count(*) FROM stages WHERE id = ?').pluck().get(stage.id) !== 1) {
         throw new Error(`the rows of staged fetch ${stage.id} are gone from ${this.file} (removed as a crash's leftovers?)`);
       }
+      // The response's calls are numbered from a range no held fetch has used: calls.id = base + the
+      // row's offset in staged. A fetch's calls then lie in its range and nowhere else.
+      const base = (this.statement<[], number>('SELECT coalesce(max(last_row), 0) FROM fetches').pluck().get() ?? 0) + 1;
+      const staged = stage.rows > 0;
+      const lastRow = staged ? base + stage.lastRowid - stage.firstRowid : base - 1;
       const days = stage.period.days;
       const fetchId = Number(
-        this.statement<[string, string]>('INSERT INTO fetches (first_day, last_day) VALUES (?, ?)').run(days[0] as string, days[days.length - 1] as string)
-          .lastInsertRowid,
+        this.statement<[string, string, number, number]>('INSERT INTO fetches (first_day, last_day, first_row, last_row) VALUES (?, ?, ?, ?)').run(
+          days[0] as string,
+          days[days.length - 1] as string,
+          base,
+          lastRow,
+        ).lastInsertRowid,
       );
       const previousFetch = this.statement<[string], number>('SELECT fetch_id FROM days WHERE day = ?').pluck();
       const upsertDay = this.statement<[string, number, number, number]>(
@@ -442,28 +462,41 @@ export class SqliteHistoryStore implements HistoryStore {
         upsertDay.run(c.day, fetchId, Math.trunc(c.fetchedAt), c.sealed ? 1 : 0);
         clearFailure.run(c.day);
       }
-      // In arrival order: the first row of a CallID listed twice wins, the later ones conflict with
-      // it (same fetch) and are skipped. A copy held from an older fetch is replaced in place.
-      const moved = this.statement<[{ stage: number; fetch: number; placeholder: number }]>(
-        `INSERT INTO calls (call_id, fetch_id, placed_at, call_time, client, service_user, service, caller, callee, specialist, call_result, duration)
-         SELECT call_id, @fetch, coalesce(call_time, @placeholder), call_time, client, service_user, service, caller, callee,
-           CASE WHEN service_user IS NULL THEN NULL WHEN caller = service_user THEN callee WHEN callee = service_user THEN caller END,
-           call_result, duration
-         FROM staged WHERE stage = @stage ORDER BY rowid
-         ON CONFLICT (call_id) DO UPDATE SET fetch_id = excluded.fetch_id, placed_at = excluded.placed_at, call_time = excluded.call_time,
-           client = excluded.client, service_user = excluded.service_user, service = excluded.service, caller = excluded.caller,
-           callee = excluded.callee, specialist = excluded.specialist, call_result = excluded.call_result, duration = excluded.duration
-         WHERE calls.fetch_id <> excluded.fetch_id`,
-      ).run({ stage: stage.id, fetch: fetchId, placeholder: stage.placeholder }).changes;
-      const utcDays = new Set(stage.utcDays);
-      for (const day of this.statement<[], number>('SELECT utc_day FROM moved_days').pluck().all()) utcDays.add(day);
-      this.statement('DELETE FROM moved_days').run();
+      let distinct = 0;
+      if (staged) {
+        const params = { stage: stage.id, offset: base - stage.firstRowid, placeholder: stage.placeholder };
+        // Time order, as the rows came: every index of calls is appended to near its end.
+        this.statement<[typeof params]>(
+          `INSERT INTO calls (id, call_id, placed_at, call_time, client, service_user, service, caller, callee, specialist, call_result, duration)
+           SELECT rowid + @offset, call_id, coalesce(call_time, @placeholder), call_time, client, service_user, service, caller, callee,
+             CASE WHEN service_user IS NULL THEN NULL WHEN caller = service_user THEN callee WHEN callee = service_user THEN caller END,
+             call_result, duration
+           FROM staged WHERE stage = @stage ORDER BY rowid`,
+        ).run(params);
+        // CallID order: the newest copy of each CallID. A CallID held from an older fetch points here
+        // now (its old row is deleted by call_ids_replaced); a CallID listed twice in this response
+        // keeps its first row (the later one conflicts with a row of this range and is skipped).
+        distinct = this.statement<[{ stage: number; offset: number; base: number }]>(
+          `INSERT INTO call_ids (call_id, row)
+           SELECT call_id, rowid + @offset FROM staged WHERE stage = @stage ORDER BY call_id, rowid
+           ON CONFLICT (call_id) DO UPDATE SET row = excluded.row WHERE call_ids.row < @base`,
+        ).run({ stage: stage.id, offset: params.offset, base }).changes;
+        if (distinct < stage.rows) {
+          // The later rows of a CallID listed twice: numbered, but not the CallID's row.
+          this.statement<[{ stage: number; offset: number }]>(
+            `DELETE FROM calls WHERE id IN (
+               SELECT rowid + @offset FROM (
+                 SELECT rowid, row_number() OVER (PARTITION BY call_id ORDER BY rowid) AS n FROM staged WHERE stage = @stage
+               ) WHERE n > 1)`,
+          ).run({ stage: stage.id, offset: params.offset });
+        }
+      }
       // A copy none of whose days it is the newest copy of any more goes, with the calls it alone
       // still provides (the memory store's rule).
-      for (const older of replaced) this.dropIfUncovered(older, utcDays);
-      this.recomputeDays(utcDays);
+      for (const older of replaced) this.dropIfUncovered(older);
+      this.recomputeDays(stage.utcDays);
       this.removeStage(stage.id);
-      return stage.rows - moved;
+      return stage.rows - distinct;
     });
     stage.open = false;
     stage.parties.clear();
@@ -497,30 +530,37 @@ export class SqliteHistoryStore implements HistoryStore {
 
   // --- fetches and day totals ---
 
-  /** Drops a fetch that is no longer the newest copy of any day, with the calls it still holds. */
-  private dropIfUncovered(fetchId: number, utcDays: Set<number>): number {
+  /**
+   * Drops a fetch that is no longer the newest copy of any day, with the calls it still holds: those
+   * left in its range (calls_deleted notes their days and forgets their CallIDs).
+   */
+  private dropIfUncovered(fetchId: number): number {
     if (this.statement<[number], number>('SELECT EXISTS (SELECT 1 FROM days WHERE fetch_id = ?)').pluck().get(fetchId) === 1) return 0;
-    for (const day of this.statement<[number], number>('SELECT DISTINCT placed_at / 86400000 FROM calls WHERE fetch_id = ?').pluck().all(fetchId)) {
-      utcDays.add(day);
-    }
-    const calls = this.statement<[number]>('DELETE FROM calls WHERE fetch_id = ?').run(fetchId).changes;
+    const range = this.statement<[number], { first_row: number; last_row: number }>('SELECT first_row, last_row FROM fetches WHERE id = ?').get(fetchId);
+    if (!range) return 0;
+    const calls = this.statement<[number, number]>('DELETE FROM calls WHERE id BETWEEN ? AND ?').run(range.first_row, range.last_row).changes;
     this.statement<[number]>('DELETE FROM fetches WHERE id = ?').run(fetchId);
     return calls;
   }
 
-  /** Recomputes day_stats for every local day that may hold calls placed in these UTC days. */
+  /**
+   * Recomputes day_stats for every local day that may hold calls placed in these UTC days or in the
+   * UTC days of the calls deleted by this transaction (touched_days), then empties touched_days.
+   */
   private recomputeDays(utcDays: ReadonlySet<number>): void {
+    const all = new Set(utcDays);
+    for (const day of this.statement<[], number>('SELECT utc_day FROM touched_days').pluck().all()) all.add(day);
+    this.statement('DELETE FROM touched_days').run();
     const days = new Set<number>();
-    for (const u of utcDays) for (let d = u - TOUCHED_MARGIN_DAYS; d <= u + TOUCHED_MARGIN_DAYS; d++) days.add(d);
-    const sums = this.statement<[number, number], Sums>(`SELECT ${SUMS} FROM calls WHERE placed_at >= ? AND placed_at < ?`);
-    const upsert = this.statement<[number, number, number, number, number]>(
-      'INSERT OR REPLACE INTO day_stats (day, total, successful, duration, successful_duration) VALUES (?, ?, ?, ?, ?)',
-    );
+    for (const u of all) for (let d = u - TOUCHED_MARGIN_DAYS; d <= u + TOUCHED_MARGIN_DAYS; d++) days.add(d);
     const remove = this.statement<[number]>('DELETE FROM day_stats WHERE day = ?');
+    const insert = this.statement<[number, number, number]>(
+      `INSERT INTO day_stats (day, service, total, successful, duration, successful_duration)
+       SELECT ?, coalesce(service, 0), ${SUMS} FROM calls WHERE placed_at >= ? AND placed_at < ? GROUP BY service`,
+    );
     for (const day of [...days].sort((a, b) => a - b)) {
-      const s = sums.get(this.dayStart(day), this.dayStart(day + 1)) as Sums;
-      if (s.total > 0) upsert.run(day, s.total, s.successful, s.duration, s.successful_duration);
-      else remove.run(day);
+      remove.run(day);
+      insert.run(day, this.dayStart(day), this.dayStart(day + 1));
     }
   }
 
@@ -529,9 +569,16 @@ export class SqliteHistoryStore implements HistoryStore {
     return wallToInstant(day * DAY_MS, this.zone);
   }
 
-  /** Unfiltered sums over [from, to): whole days from day_stats, the partial first and last day from calls_placed. */
-  private periodSums(from: number, to: number): Sums {
-    const range = this.statement<[number, number], Sums>(`SELECT ${SUMS} FROM calls WHERE placed_at >= ? AND placed_at < ?`);
+  /**
+   * Sums over [from, to), of one line or all: whole days from day_stats, the partial first and last
+   * day from calls_placed (which covers the line, result and duration).
+   */
+  private periodSums(from: number, to: number, service: number | null): Sums {
+    const line = service === null ? '' : ' AND service = @service';
+    const range = this.statement<[{ from: number; to: number; service?: number }], Sums>(
+      `SELECT ${SUMS} FROM calls WHERE placed_at >= @from AND placed_at < @to${line}`,
+    );
+    const params = (a: number, b: number): { from: number; to: number; service?: number } => (service === null ? { from: a, to: b } : { from: a, to: b, service });
     let first: number;
     let last: number;
     try {
@@ -542,15 +589,15 @@ export class SqliteHistoryStore implements HistoryStore {
       if (this.dayStart(first) < from || this.dayStart(last + 1) > to) throw new RangeError('no whole days');
     } catch {
       // Instants outside the calendar the zone knows: no whole days, the calls are summed directly.
-      return range.get(from, to) as Sums;
+      return range.get(params(from, to)) as Sums;
     }
-    if (first > last) return range.get(from, to) as Sums;
-    const whole = this.statement<[number, number], Sums>(
+    if (first > last) return range.get(params(from, to)) as Sums;
+    const whole = this.statement<[{ from: number; to: number; service?: number }], Sums>(
       `SELECT coalesce(sum(total), 0) AS total, coalesce(sum(successful), 0) AS successful, coalesce(sum(duration), 0) AS duration,
-         coalesce(sum(successful_duration), 0) AS successful_duration FROM day_stats WHERE day BETWEEN ? AND ?`,
-    ).get(first, last) as Sums;
-    const head = range.get(from, this.dayStart(first)) as Sums;
-    const tail = range.get(this.dayStart(last + 1), to) as Sums;
+         coalesce(sum(successful_duration), 0) AS successful_duration FROM day_stats WHERE day BETWEEN @from AND @to${line}`,
+    ).get(params(first, last)) as Sums;
+    const head = range.get(params(from, this.dayStart(first))) as Sums;
+    const tail = range.get(params(this.dayStart(last + 1), to)) as Sums;
     return addSums(addSums(whole, head), tail);
   }
 
