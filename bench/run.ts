@@ -5,9 +5,10 @@ process.env.NODE_ENV ??= 'production';
 const { runDecodeBench } = await import('./decode.js');
 const { runGraphqlBench } = await import('./graphql.js');
 const { runLivenessBench } = await import('./liveness.js');
+const { runStoreBench } = await import('./store.js');
 
 const wanted = process.argv.slice(2);
-const benches: Record<string, () => Promise<void>> = { decode: runDecodeBench, graphql: runGraphqlBench, liveness: runLivenessBench };
+const benches: Record<string, () => Promise<void>> = { decode: runDecodeBench, graphql: runGraphqlBench, liveness: runLivenessBench, store: runStoreBench };
 for (const name of wanted.length ? wanted : Object.keys(benches)) {
   const bench = benches[name];
   if (!bench) throw new Error(`unknown benchmark ${name}; choose from ${Object.keys(benches).join(', ')}`);
