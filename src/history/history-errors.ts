@@ -46,3 +46,26 @@ export class UndecodableHistoryError extends Error {
     this.name = 'UndecodableHistoryError';
   }
 }
+
+/** True for an error of the disk under DATA_DIR (better-sqlite3's SqliteError, here or from the ingest worker). */
+export function isStoreError(error: unknown): error is Error & { code?: string } {
+  return error instanceof Error && error.name === 'SqliteError';
+}
+
+/**
+ * The history store failed (disk full, I/O error, a damaged file): what an upstream call brings
+ * cannot be kept, so none is made until `retryAfterSeconds` pass; the quota is not spent on answers
+ * that would be thrown away.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(
+    /** The SQLite error code (SQLITE_FULL, SQLITE_CORRUPT, …) when known. */
+    readonly storeCode: string | undefined,
+    /** Seconds until upstream calls are tried again. */
+    readonly retryAfterSeconds: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreUnavailableError';
+  }
+}

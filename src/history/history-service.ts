@@ -13,7 +13,7 @@ import {
 import type { CallPosition, CallStats } from './call-selection.js';
 import { type DayCoverage, daysOfPeriod, dayState, type PlannedCall, planFetches } from './fetch-planner.js';
 import { type AnswerSource, type HistoryEvents, ignoredHistoryEvents, type UpstreamOutcome } from './history-events.js';
-import { QuotaExhaustedError, UndecodableHistoryError } from './history-errors.js';
+import { isStoreError, QuotaExhaustedError, StoreUnavailableError, UndecodableHistoryError } from './history-errors.js';
 import type { HistoryIngest } from './history-ingest.js';
 import type { CallPage, DayFailure, HistoryStore } from './history-store.js';
 import type { LedgerTicket, QuotaLedger } from './quota-ledger.js';
@@ -100,6 +100,8 @@ export class HistoryService {
   /** Counts commits: totals computed while a commit landed are not kept. */
   private generation = 0;
   private readonly events: HistoryEvents;
+  /** Set when a commit failed on the store's disk: no upstream call is made before then (epoch ms). */
+  private storeFailed: { until: number; code: string | undefined } | null = null;
 
   constructor(private readonly options: HistoryServiceOptions) {
     this.events = options.events ?? ignoredHistoryEvents;
@@ -241,6 +243,15 @@ export class HistoryService {
     return new QuotaExhaustedError({ retryAfterSeconds, upstreamCode, callsNeeded, fitsIn }, message);
   }
 
+  private storeUnavailable(failed: { until: number; code: string | undefined }): StoreUnavailableError {
+    const retryAfterSeconds = Math.max(1, Math.ceil((failed.until - this.options.clock.now()) / 1000));
+    return new StoreUnavailableError(
+      failed.code,
+      retryAfterSeconds,
+      `the server's history store failed${failed.code ? ` (${failed.code})` : ''}: upstream answers cannot be kept, so no upstream call is made for ${retryAfterSeconds} s`,
+    );
+  }
+
   private undecodable(failure: DayFailure): UndecodableHistoryError {
     return new UndecodableHistoryError(failure, Math.max(1, Math.ceil((failure.until - this.options.clock.now()) / 1000)));
   }
@@ -280,6 +291,13 @@ export class HistoryService {
           // if old); a day never held fails with the decode error until the failure expires.
           if (!coverage.has(day)) failures.set(day, this.undecodable(failure));
         } else own.set(day, maxAge);
+      }
+      const broken = this.storeFailed && this.storeFailed.until > now ? this.storeFailed : null;
+      if (broken) {
+        // What an upstream call brings could not be kept: days never held fail, held ones are served stale.
+        const error = this.storeUnavailable(broken);
+        for (const day of own.keys()) if (!coverage.has(day)) failures.set(day, error);
+        own.clear();
       }
       const plan = planFetches({ needs: own, coverage, now, zone: this.options.zone, maxDaysPerCall: this.maxDaysPerCall(ledger.kindAt(now)) });
       const required = plan.filter((c) => c.required);
@@ -348,6 +366,19 @@ export class HistoryService {
     try {
       result = await ingest.fetch({ period: call, coverage }, this.aborting.signal, (count) => this.events.rowsDecoded(count));
     } catch (error) {
+      if (isStoreError(error)) {
+        // The upstream answered; the disk under DATA_DIR could not keep it. Until the failure window
+        // passes, no call is made whose answer would be thrown away the same way.
+        ended('ok');
+        this.storeFailed = { until: this.options.clock.now() + this.options.failedRetryMs, code: error.code };
+        logger?.error('the history store could not keep an upstream answer; no upstream call is made until the failure window passes', {
+          ...days,
+          code: error.code,
+          error: error.message,
+          until: new Date(this.storeFailed.until).toISOString(),
+        });
+        throw this.storeUnavailable(this.storeFailed);
+      }
       ended(outcomeOf(error, this.aborting.signal.aborted));
       logger?.warn('upstream call failed; nothing of it was kept', {
         ...days,

@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { QuotaExhaustedError, UndecodableHistoryError } from '../history/history-errors.js';
+import { isStoreError, QuotaExhaustedError, StoreUnavailableError, UndecodableHistoryError } from '../history/history-errors.js';
 import { QuotaJournalError } from '../history/quota-journal.js';
 import {
   SoapFaultError,
@@ -51,12 +51,17 @@ export function toGraphQLError(error: unknown): unknown {
       },
     });
   }
-  if (error instanceof QuotaJournalError || (error instanceof Error && error.name === 'SqliteError')) {
-    // The disk under DATA_DIR failed (full, I/O error, locked): no upstream call is made that the
-    // quota ledger could not record. The SQLite code says which; file paths are not in the message.
+  if (error instanceof StoreUnavailableError) {
+    return new GraphQLError(error.message, {
+      extensions: { code: 'STORE_UNAVAILABLE', retryAfterSeconds: error.retryAfterSeconds, ...(error.storeCode ? { storeCode: error.storeCode } : {}) },
+    });
+  }
+  if (error instanceof QuotaJournalError || isStoreError(error)) {
+    // The disk under DATA_DIR failed (full, I/O error, locked, damaged) reading held history or
+    // recording a call (then none is made). The SQLite code says which; file paths are not in the message.
     const code = (error as { code?: unknown }).code;
     return new GraphQLError(`the server's history store is unavailable${typeof code === 'string' ? ` (${code})` : ''}; retry later`, {
-      extensions: { code: 'STORE_UNAVAILABLE' },
+      extensions: { code: 'STORE_UNAVAILABLE', ...(typeof code === 'string' ? { storeCode: code } : {}) },
     });
   }
   if (error instanceof UpstreamAuthError) {

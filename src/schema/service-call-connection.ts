@@ -260,8 +260,16 @@ export async function serviceCallsPage(
   } catch (error) {
     throw toGraphQLError(error);
   }
+  // Read when a field asks, in field resolvers: a store failure then is as typed as any other.
+  const typed = (error: unknown): never => {
+    throw toGraphQLError(error);
+  };
   let page: Promise<CallPage> | undefined;
-  return { answer, page: () => (page ??= answer.page(after, first)) };
+  let stats: Promise<CallStats> | undefined;
+  return {
+    answer: { ...answer, stats: () => (stats ??= answer.stats().catch(typed)) },
+    page: () => (page ??= answer.page(after, first).catch(typed)),
+  };
 }
 
 export const SERVICE_CALLS_NULLABILITY =

@@ -172,8 +172,10 @@ export function errorFromFields(fields: ErrorFields): Error {
     case 'ValueConversionError':
       return new ValueConversionError(num(f.row) ?? 0, str(f.column), str(f.valueType), str(f.text), str(f.reason), f.complete === true);
     default: {
-      const error = new Error(f.message);
+      // Another error (SqliteError from the store, a bug): its name, message and code, if any.
+      const error = new Error(f.message) as Error & { code?: string };
       error.name = f.name;
+      if (typeof f.code === 'string') error.code = f.code;
       return error;
     }
   }
