@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Settings } from '../config.js';
 import type { Logger } from '../server/logger.js';
 import type { Clock } from '../time/clock.js';
@@ -10,7 +10,6 @@ import { HistoryService } from './history-service.js';
 import type { HistoryStore } from './history-store.js';
 import { MemoryHistoryStore } from './memory-history-store.js';
 import { QuotaLedger } from './quota-ledger.js';
-import { lockDataDir } from './sqlite/data-dir-lock.js';
 import { SqliteHistoryStore } from './sqlite/sqlite-history-store.js';
 import { SqliteQuotaJournal } from './sqlite/sqlite-quota-journal.js';
 import { WorkerIngest } from './sqlite/worker-ingest.js';
@@ -30,6 +29,33 @@ export class StoreOpenError extends Error {
     super(message, options);
     this.name = 'StoreOpenError';
   }
+}
+
+/** Runs `open`, naming the file in what it throws (SQLite's own messages do not: "file is not a database"). */
+function inFile<T>(file: string, open: () => T): T {
+  try {
+    return open();
+  } catch (error) {
+    if (error instanceof Error && !error.message.includes(file)) error.message = `${file}: ${error.message}`;
+    throw error;
+  }
+}
+
+/**
+ * Creates DATA_DIR and its missing parents one level at a time: Node 20's recursive mkdirSync never
+ * returns for a path under /proc. A path that exists and is not a directory is refused by name.
+ */
+function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  let current = resolve(dir);
+  while (!existsSync(current)) {
+    missing.unshift(current);
+    const parent = dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  if (!missing.length && !statSync(current).isDirectory()) throw new Error(`${dir} is not a directory`);
+  for (const level of missing) mkdirSync(level);
 }
 
 /** The files of the SQLite store in DATA_DIR. */
@@ -58,7 +84,6 @@ export function createHistory(
   let ledger: QuotaLedger;
   let ingest: HistoryIngest;
   let journal: SqliteQuotaJournal | undefined;
-  let unlock = (): void => undefined;
   if (settings.store === 'memory') {
     store = new MemoryHistoryStore(c.timeZone);
     ledger = new QuotaLedger(rules, clock);
@@ -66,18 +91,21 @@ export function createHistory(
   } else {
     const files = dataFiles(settings.dataDir);
     try {
-      mkdirSync(settings.dataDir, { recursive: true });
-      unlock = lockDataDir(settings.dataDir);
-      journal = SqliteQuotaJournal.open(files.quota);
+      makeDirectory(settings.dataDir);
+      journal = inFile(files.quota, () => SqliteQuotaJournal.open(files.quota));
       ledger = new QuotaLedger(rules, clock, {
         journal,
         onJournalError: (error) => options.logger?.error('the quota journal failed to store an outcome or block', { error: error.message }),
       });
-      store = SqliteHistoryStore.open(files.history, c.timeZone);
+      store = inFile(files.history, () => SqliteHistoryStore.open(files.history, c.timeZone));
     } catch (error) {
       journal?.close();
-      unlock();
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason =
+        (error as { code?: unknown }).code === 'SQLITE_BUSY'
+          ? `${files.quota} is in use by another server (one server per DATA_DIR)`
+          : error instanceof Error
+            ? error.message
+            : String(error);
       throw new StoreOpenError(`cannot open the SQLite store in ${settings.dataDir}: ${reason}`, { cause: error });
     }
     ingest =
@@ -110,7 +138,6 @@ export function createHistory(
       await ingest.close();
       await store.close();
       ledger.close();
-      unlock();
     },
   };
 }

@@ -146,7 +146,16 @@ describe('SqliteQuotaJournal', () => {
     const clock = new ManualClock(T + MIN);
     const l = ledger(clock);
     expect(l.state()).toMatchObject({ usedLastHour: 1, remaining: 9 });
+    // One connection at a time: the journal holds its file exclusively (one server per DATA_DIR).
+    l.close();
     expect(journal().load(0).calls).toEqual([{ id, at: T, outcome: 'pending' }]);
+  });
+
+  it('holds its file exclusively: a second journal on it is refused while the first is open', () => {
+    const first = journal();
+    expect(() => SqliteQuotaJournal.open(file, { busyTimeoutMs: 50 })).toThrow(/database is locked/);
+    first.close();
+    journal().close();
   });
 
   it('creates the schema at the current version in WAL mode, and refuses a newer version naming the file', () => {
@@ -173,7 +182,9 @@ describe('SqliteQuotaJournal', () => {
     j.record(T - 25 * HOUR);
     j.record(T - 23 * HOUR);
     j.close();
-    expect(journal(T).load(0).calls.map((c) => c.at)).toEqual([T - 23 * HOUR]);
+    const reopened = journal(T);
+    expect(reopened.load(0).calls.map((c) => c.at)).toEqual([T - 23 * HOUR]);
+    reopened.close();
 
     const k = journal(T);
     k.record(T + 2 * HOUR); // prunes before T - 22 h

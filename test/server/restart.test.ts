@@ -140,7 +140,7 @@ describe('one server per DATA_DIR', () => {
     cleanups.push(() => second.kill());
     const closed = await second.closed;
     expect(closed.code).toBe(2);
-    expect(second.output()).toMatch(/"message":"cannot open the SQLite store in [^"]+: it is in use by the server with PID \d+[^"]*","variable":"DATA_DIR"/);
+    expect(second.output()).toMatch(/"message":"cannot open the SQLite store in [^"]+: [^"]+quota.sqlite is in use by another server \(one server per DATA_DIR\)","variable":"DATA_DIR"/);
     // The first one is untouched and still answers.
     expect((await first.query<Weeks>(weeksQuery([0]))).errors).toBeUndefined();
     expect(sim.callCount()).toBe(1);

@@ -83,6 +83,11 @@ export class SqliteQuotaJournal implements QuotaJournal {
       if (String(mode).toLowerCase() !== 'wal') throw new QuotaJournalError(`quota journal ${file}: journal_mode is ${mode}, not wal`);
       db.pragma('synchronous = FULL');
       db.pragma('journal_size_limit = 1048576');
+      // One server per DATA_DIR: the ledger reads the journal only at start, so a second live server
+      // on it would allow the whole limit again. The first write (the migration transaction below)
+      // takes an OS file lock that this connection keeps until it closes or the process dies; a
+      // second server's open then fails with SQLITE_BUSY after busy_timeout.
+      db.pragma('locking_mode = EXCLUSIVE');
       migrateSchema(
         db,
         MIGRATIONS,
