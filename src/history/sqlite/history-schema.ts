@@ -28,6 +28,7 @@
  * (rows are appended as they arrive and read back once, in order).
  */
 import type Database from 'better-sqlite3';
+import { migrateSchema } from './schema-migrations.js';
 
 /** New files use 8 KiB pages: fewer pages per large commit and checkpoint (measured ~15% faster). */
 export const HISTORY_PAGE_SIZE = 8192;
@@ -166,15 +167,13 @@ export const HISTORY_SCHEMA_VERSION = MIGRATIONS.length;
  * an older server must not write a schema it does not understand.
  */
 export function migrateHistorySchema(db: Database.Database, file: string): void {
-  db.transaction(() => {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) {
-      throw new Error(
-        `history database ${file} has schema version ${version}, newer than ${MIGRATIONS.length}, the latest this server knows: ` +
+  migrateSchema(
+    db,
+    MIGRATIONS,
+    (version, latest) =>
+      new Error(
+        `history database ${file} has schema version ${version}, newer than ${latest}, the latest this server knows: ` +
           'run a newer server, or move the file away (its history is then fetched again)',
-      );
-    }
-    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] as string);
-    if (version !== MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
-  }).immediate();
+      ),
+  );
 }
