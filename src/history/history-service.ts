@@ -70,8 +70,11 @@ export function periodQueryKey(q: PeriodQuery): string {
 }
 
 const HOUR = 3_600_000;
-/** Totals of recent questions kept: a dashboard asks the same ones again and again. */
+/** Totals and pages of recent questions kept: a dashboard asks the same ones again and again. */
 const STATS_CACHE_SIZE = 512;
+const PAGE_CACHE_SIZE = 256;
+/** Days whose coverage is kept between commits (a year and then some). */
+const COVERAGE_CACHE_DAYS = 4096;
 
 /** Serialises the short sections that read coverage and claim days, so two requests never claim the same day. */
 class Mutex {
@@ -97,6 +100,10 @@ export class HistoryService {
   private readonly lock = new Mutex();
   /** Totals of recent questions; any commit may change any of them, so a commit clears them. */
   private readonly statsCache = new Map<string, CallStats>();
+  /** Pages of recent questions (by question, cursor and size); cleared with the totals. */
+  private readonly pageCache = new Map<string, CallPage>();
+  /** The store's coverage of recently asked days (null: not held); cleared with the totals. */
+  private readonly coverageCache = new Map<LocalDay, DayCoverage | null>();
   /** Counts commits: totals computed while a commit landed are not kept. */
   private generation = 0;
   private readonly events: HistoryEvents;
@@ -120,7 +127,7 @@ export class HistoryService {
       for (const day of daysByQuery[i] as LocalDay[]) needs.set(day, Math.min(needs.get(day) ?? Infinity, q.maxAgeMs));
     });
     const { failures, fetched } = await this.ensure(needs, asked);
-    const coverage = await this.options.store.coverage([...needs.keys()]);
+    const coverage = await this.coverage([...needs.keys()]);
     const sources = new Map<AnswerSource, number>();
     const answers = queries.map((query, i): PeriodAnswer | Error => {
       const days = daysByQuery[i] as LocalDay[];
@@ -151,33 +158,58 @@ export class HistoryService {
     return {
       asOf,
       stale,
-      page: (after, first) => store.page({ from, to, filter }, after, first),
+      page: (after, first) =>
+        this.cached(this.pageCache, PAGE_CACHE_SIZE, `${periodQueryKey({ ...query, maxAgeMs: 0 })}|${after?.placedAt ?? ''}|${after?.callId ?? ''}|${first}`, () =>
+          store.page({ from, to, filter }, after, first),
+        ),
       stats: () => this.stats(query),
     };
   }
 
-  private async stats(query: PeriodQuery): Promise<CallStats> {
-    const key = periodQueryKey({ ...query, maxAgeMs: 0 });
-    const cached = this.statsCache.get(key);
-    if (cached) {
-      this.statsCache.delete(key);
-      this.statsCache.set(key, cached);
-      return cached;
+  private stats(query: PeriodQuery): Promise<CallStats> {
+    const { from, to, filter } = query;
+    return this.cached(this.statsCache, STATS_CACHE_SIZE, periodQueryKey({ ...query, maxAgeMs: 0 }), () => this.options.store.stats({ from, to, filter }));
+  }
+
+  /** An answer read from the store once per commit: the newest use kept, the oldest dropped first. */
+  private async cached<T>(cache: Map<string, T>, size: number, key: string, read: () => Promise<T>): Promise<T> {
+    const hit = cache.get(key);
+    if (hit !== undefined) {
+      cache.delete(key);
+      cache.set(key, hit);
+      return hit;
     }
     const generation = this.generation;
-    const stats = await this.options.store.stats({ from: query.from, to: query.to, filter: query.filter });
-    // Totals read while a commit landed may mix the two copies: served once, never kept.
+    const value = await read();
+    // Read while a commit landed, it may mix the two copies: served once, never kept.
     if (generation === this.generation) {
-      this.statsCache.set(key, stats);
-      if (this.statsCache.size > STATS_CACHE_SIZE) this.statsCache.delete(this.statsCache.keys().next().value as string);
+      cache.set(key, value);
+      if (cache.size > size) cache.delete(cache.keys().next().value as string);
     }
-    return stats;
+    return value;
+  }
+
+  /** The store's coverage of these days, read once per commit. */
+  private async coverage(days: readonly LocalDay[]): Promise<Map<LocalDay, DayCoverage>> {
+    const result = new Map<LocalDay, DayCoverage>();
+    const unknown = days.filter((day) => !this.coverageCache.has(day));
+    const generation = this.generation;
+    const read = unknown.length ? await this.options.store.coverage(unknown) : new Map<LocalDay, DayCoverage>();
+    const keep = generation === this.generation && this.coverageCache.size + unknown.length <= COVERAGE_CACHE_DAYS;
+    for (const day of unknown) if (keep) this.coverageCache.set(day, read.get(day) ?? null);
+    for (const day of days) {
+      const held = this.coverageCache.has(day) ? this.coverageCache.get(day) : read.get(day);
+      if (held) result.set(day, held);
+    }
+    return result;
   }
 
   /** Every committed change to the history (a fetch, retention) may change any answer. */
   private historyChanged(): void {
     this.generation++;
     this.statsCache.clear();
+    this.pageCache.clear();
+    this.coverageCache.clear();
   }
 
   /**
@@ -331,7 +363,7 @@ export class HistoryService {
 
   /** The common case of a held, fresh period: answered without queueing behind other requests. */
   private async nothingToFetch(needs: ReadonlyMap<LocalDay, number>, asked: number): Promise<boolean> {
-    const coverage = await this.options.store.coverage([...needs.keys()]);
+    const coverage = await this.coverage([...needs.keys()]);
     for (const [day, maxAge] of needs) {
       const state = dayState(day, coverage.get(day), maxAge, asked, this.options.zone);
       if (state === 'missing' || state === 'stale') return false;
