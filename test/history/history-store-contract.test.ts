@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compareHeldCalls, type HeldCall, type ServiceCall, type ServiceCallFilter } from '../../src/domain/service-call.js';
@@ -84,7 +84,7 @@ function expected(calls: readonly HeldCall[], from: number, to: number, filter: 
 interface StoreKind {
   /** A store on `file` (ignored by a store that holds nothing outside itself). */
   open(file: string): HistoryStore;
-  /** Rows staged and not committed that the file still holds; undefined for a store without a file. */
+  /** Rows staged and not committed that are still kept beside the file; undefined for a store without a file. */
   stagedRows?(file: string): number;
 }
 
@@ -94,14 +94,18 @@ const kinds: Array<[string, StoreKind]> = [
     'SqliteHistoryStore',
     {
       open: (file) => SqliteHistoryStore.open(file, ZONE),
-      stagedRows: (file) => {
-        const db = new Database(file, { readonly: true });
-        try {
-          return db.prepare('SELECT count(*) FROM staged').pluck().get() as number;
-        } finally {
-          db.close();
-        }
-      },
+      // Staged rows live in staging files beside the history file, one per store instance.
+      stagedRows: (file) =>
+        readdirSync(dirname(file))
+          .filter((name) => name.startsWith(`${basename(file)}-staging-`) && !name.endsWith('-journal'))
+          .reduce((rows, name) => {
+            const db = new Database(join(dirname(file), name), { readonly: true });
+            try {
+              return rows + (db.prepare('SELECT count(*) FROM staged').pluck().get() as number);
+            } finally {
+              db.close();
+            }
+          }, 0),
     },
   ],
 ];

@@ -25,7 +25,7 @@
  *   callee are the service user and the derived specialist, both indexed above; only calls of unknown
  *   direction (about 2 %) need the caller and callee themselves, so these indexes stay small.
  * No index on call_result (two values: `day_stats` and `calls_placed` answer it), none on `staged`
- * (rows are appended as they arrive and read back once, in order).
+ * (rows are appended as they arrive and read back once, in order; see STAGING_SCHEMA).
  */
 import type Database from 'better-sqlite3';
 import { migrateSchema } from './schema-migrations.js';
@@ -118,26 +118,6 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (day, service)
   ) WITHOUT ROWID;
 
-  -- Responses being received: a stage's rows are invisible until its commit moves them into calls.
-  -- owner names the process, thread and store instance, so that an open tells a crash's leftovers
-  -- from another live connection's stage.
-  CREATE TABLE stages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    owner TEXT NOT NULL
-  );
-  CREATE TABLE staged (
-    stage INTEGER NOT NULL,
-    call_id TEXT NOT NULL,
-    client INTEGER,
-    service_user INTEGER,
-    service INTEGER,
-    call_time INTEGER,
-    caller INTEGER,
-    callee INTEGER,
-    call_result INTEGER NOT NULL,
-    duration INTEGER NOT NULL
-  );
-
   -- Scratch of one write transaction: the UTC days (placed_at / 86400000) of the calls it deleted,
   -- whose day_stats it then recomputes. Emptied by the transaction that fills it.
   CREATE TABLE touched_days (
@@ -160,6 +140,27 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 export const HISTORY_SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * The staging file of one store instance (next to the history file, deleted at close, or at a later
+ * open when a crash left it): responses being received, row batch by row batch. Invisible to every
+ * other connection, and kept out of the history file's WAL: staged rows are written once, never
+ * checkpointed, and a crash cannot leave them in the history. Created fresh, so it has no versions.
+ */
+export const STAGING_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS staging.staged (
+    stage INTEGER NOT NULL,
+    call_id TEXT NOT NULL,
+    client INTEGER,
+    service_user INTEGER,
+    service INTEGER,
+    call_time INTEGER,
+    caller INTEGER,
+    callee INTEGER,
+    call_result INTEGER NOT NULL,
+    duration INTEGER NOT NULL
+  );
+`;
 
 /**
  * Brings the schema of an open database to HISTORY_SCHEMA_VERSION in one immediate transaction

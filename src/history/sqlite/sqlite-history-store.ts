@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { CallResult, HeldCall, ServiceCall, ServiceCallFilter } from '../../domain/service-call.js';
@@ -6,12 +8,12 @@ import { DAY_MS, instantToWall, isValidTimeZone, type LocalDay, startOfDay, wall
 import type { CallPosition, CallStats } from '../call-selection.js';
 import type { DayCoverage } from '../fetch-planner.js';
 import type { CallPage, CallQuery, DayFailure, FetchedPeriod, HeldSummary, HistoryStore, StagedFetch } from '../history-store.js';
-import { HISTORY_PAGE_SIZE, migrateHistorySchema } from './history-schema.js';
+import { HISTORY_PAGE_SIZE, migrateHistorySchema, STAGING_SCHEMA } from './history-schema.js';
 
 export interface SqliteHistoryStoreOptions {
   /** How long a write waits for another connection's write lock (ms). Default 5000. */
   busyTimeoutMs?: number;
-  /** Page cache of this connection, MiB. Default 64: a large commit's indexes stay in memory. */
+  /** Page cache of this connection, MiB (default 64); a large commit raises it for its own length. */
   cacheMb?: number;
 }
 
@@ -20,6 +22,13 @@ const STAGE_ROWS_PER_STATEMENT = 64;
 const STAGED_COLUMNS = 10;
 /** A commit of this many rows, or this many rows since the last one, checkpoints the WAL. */
 const CHECKPOINT_ROWS = 50_000;
+/**
+ * A commit of at least CHECKPOINT_ROWS rows runs with this page cache (KiB), then gives it back: its
+ * new pages stay in memory until the transaction ends instead of being spilled to the WAL and read
+ * again (measured ~10 % faster on 500k rows).
+ */
+const LARGE_COMMIT_CACHE_KIB = 160 * 1024;
+const STAGING_CACHE_KIB = 16 * 1024;
 /** The WAL file is cut back to this after a checkpoint. */
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
 /**
@@ -83,7 +92,7 @@ interface ResolvedFilter {
   party: number | null;
 }
 
-/** Store instances open in this thread, by the key their stages carry: a stage of any other is a leftover. */
+/** Store instances open in this thread: a staging file of this thread naming any other is a leftover. */
 const liveInstances = new Set<string>();
 
 function processAlive(pid: number): boolean {
@@ -95,16 +104,24 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** `<history file>-staging-<pid>-<threadId>-<instance>`: the owner is in the name. */
+const stagingFileOf = (file: string, instance: string): string => `${file}-staging-${process.pid}-${threadId}-${instance}`;
+const STAGING_NAME = /^-staging-(\d+)-(\d+)-([0-9a-f-]+)(-journal)?$/;
+
 /**
- * A stage's owner is `pid:threadId:instance`. It is a crash's leftover when its process is gone, or
- * when it belongs to this thread and no store of this thread has that instance open. A stage of
- * another live thread or process is kept: it may still be receiving.
+ * A staging file is a crash's leftover when its process is gone, or when it belongs to this thread
+ * and no store of this thread has that instance open. One of another live thread or process is kept:
+ * it may still be receiving.
  */
-function isLeftover(owner: string): boolean {
-  const [pid, thread, instance] = owner.split(':');
-  if (Number(pid) !== process.pid) return !(Number.isSafeInteger(Number(pid)) && Number(pid) > 0 && processAlive(Number(pid)));
-  if (Number(thread) !== threadId) return false;
-  return instance === undefined || !liveInstances.has(instance);
+function isLeftover(pid: number, thread: number, instance: string): boolean {
+  if (pid !== process.pid) return !processAlive(pid);
+  if (thread !== threadId) return false;
+  return !liveInstances.has(instance);
+}
+
+function removeFile(file: string): void {
+  rmSync(file, { force: true });
+  rmSync(`${file}-journal`, { force: true });
 }
 
 function copyOf(text: string): string {
@@ -174,8 +191,11 @@ const CALL_COLUMNS = `c.call_id, c.call_time, c.placed_at, c.call_result, c.dura
  */
 export class SqliteHistoryStore implements HistoryStore {
   private readonly instance = randomUUID();
-  private readonly owner: string;
   private readonly statements = new Map<string, Database.Statement>();
+  /** The staging file once attached (at the first stage), and the stages open in it. */
+  private staging: string | null = null;
+  private readonly openStages = new Set<number>();
+  private nextStage = 1;
   private readonly stageArgs: Array<string | number | null> = new Array(STAGE_ROWS_PER_STATEMENT * STAGED_COLUMNS).fill(null);
   private rowsSinceCheckpoint = 0;
 
@@ -183,14 +203,14 @@ export class SqliteHistoryStore implements HistoryStore {
     private readonly db: Database.Database,
     readonly file: string,
     private readonly zone: string,
+    private readonly cacheKib: number,
   ) {
-    this.owner = `${process.pid}:${threadId}:${this.instance}`;
     liveInstances.add(this.instance);
   }
 
   /**
-   * Opens (creating it when missing) the history file: WAL, schema migrated forward, and the rows of
-   * responses that a crash left half-received deleted. Throws when the file's schema is newer than
+   * Opens (creating it when missing) the history file: WAL, schema migrated forward, and the staging
+   * files of responses that a crash left half-received deleted. Throws when the file's schema is newer than
    * this code knows.
    */
   static open(file: string, zone: string, options: SqliteHistoryStoreOptions = {}): SqliteHistoryStore {
@@ -206,9 +226,10 @@ export class SqliteHistoryStore implements HistoryStore {
       // In WAL, NORMAL loses at most the last commits on a power cut, never the file's consistency.
       db.pragma('synchronous = NORMAL');
       db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
-      db.pragma(`cache_size = ${-Math.max(1, Math.trunc((options.cacheMb ?? 64) * 1024))}`);
+      const cacheKib = Math.max(1, Math.trunc((options.cacheMb ?? 64) * 1024));
+      db.pragma(`cache_size = ${-cacheKib}`);
       migrateHistorySchema(db, file);
-      store = new SqliteHistoryStore(db, file, zone);
+      store = new SqliteHistoryStore(db, file, zone, cacheKib);
       store.removeLeftovers();
       return store;
     } catch (error) {
@@ -323,9 +344,20 @@ export class SqliteHistoryStore implements HistoryStore {
     if (firstDay === undefined) throw new RangeError('a fetched period has at least one day');
     // A call without a CallTime is placed at the start of the period's first day.
     const placeholder = startOfDay(firstDay, this.zone);
-    const insert = this.statement<[string]>('INSERT INTO stages (owner) VALUES (?)');
-    const id = this.write(() => Number(insert.run(this.owner).lastInsertRowid));
-    const stage: Stage = { id, period, placeholder, open: true, rows: 0, firstRowid: Number.POSITIVE_INFINITY, lastRowid: 0, utcDays: new Set(), parties: new Map() };
+    this.attachStaging();
+    const id = this.nextStage++;
+    this.openStages.add(id);
+    const stage: Stage = {
+      id,
+      period,
+      placeholder,
+      open: true,
+      rows: 0,
+      firstRowid: Number.POSITIVE_INFINITY,
+      lastRowid: 0,
+      utcDays: new Set(),
+      parties: new Map(),
+    };
     return {
       add: async (calls) => this.addStaged(stage, calls),
       commit: async (coverage) => this.commitStaged(stage, coverage),
@@ -357,9 +389,11 @@ export class SqliteHistoryStore implements HistoryStore {
     });
   }
 
+  /** Closes the connection and deletes the staging file: a stage still open is dropped. */
   async close(): Promise<void> {
     liveInstances.delete(this.instance);
     if (this.db.open) this.db.close();
+    if (this.staging !== null) removeFile(this.staging);
   }
 
   // --- staging ---
@@ -395,7 +429,7 @@ export class SqliteHistoryStore implements HistoryStore {
   /** INSERT of `rows` staged rows (one statement per batch size: prepared once, kept by the statement cache). */
   private stageStatement(rows: number): Database.Statement<[Array<string | number | null>]> {
     return this.statement<[Array<string | number | null>]>(
-      `INSERT INTO staged (stage, call_id, client, service_user, service, call_time, caller, callee, call_result, duration) VALUES ${Array.from(
+      `INSERT INTO staging.staged (stage, call_id, client, service_user, service, call_time, caller, callee, call_result, duration) VALUES ${Array.from(
         { length: rows },
         () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ).join(', ')}`,
@@ -438,10 +472,21 @@ export class SqliteHistoryStore implements HistoryStore {
   private commitStaged(stage: Stage, coverage: readonly DayCoverage[]): { duplicateRows: number } {
     if (!stage.open) throw new Error('a staged fetch was committed twice or after discard');
     if (coverage.length === 0) throw new Error('a fetch covers at least one day');
-    const duplicateRows = this.write(() => {
-      if (this.statement<[number], number>('SELECT count(*) FROM stages WHERE id = ?').pluck().get(stage.id) !== 1) {
-        throw new Error(`the rows of staged fetch ${stage.id} are gone from ${this.file} (removed as a crash's leftovers?)`);
+    if (!this.db.open) throw new Error(`the history store on ${this.file} is closed: its staged fetch is gone`);
+    const large = stage.rows >= CHECKPOINT_ROWS;
+    if (large) this.db.pragma(`cache_size = ${-LARGE_COMMIT_CACHE_KIB}`);
+    try {
+      return this.commitTransaction(stage, coverage);
+    } finally {
+      if (large && this.db.open) {
+        this.db.pragma(`cache_size = ${-this.cacheKib}`);
+        this.db.pragma('shrink_memory');
       }
+    }
+  }
+
+  private commitTransaction(stage: Stage, coverage: readonly DayCoverage[]): { duplicateRows: number } {
+    const duplicateRows = this.write(() => {
       // The response's calls are numbered from a range no held fetch has used: calls.id = base + the
       // row's offset in staged. A fetch's calls then lie in its range and nowhere else.
       const base = (this.statement<[], number>('SELECT coalesce(max(last_row), 0) FROM fetches').pluck().get() ?? 0) + 1;
@@ -478,14 +523,14 @@ export class SqliteHistoryStore implements HistoryStore {
            SELECT rowid + @offset, call_id, coalesce(call_time, @placeholder), call_time, client, service_user, service, caller, callee,
              CASE WHEN service_user IS NULL THEN NULL WHEN caller = service_user THEN callee WHEN callee = service_user THEN caller END,
              call_result, duration
-           FROM staged WHERE stage = @stage ORDER BY rowid`,
+           FROM staging.staged WHERE stage = @stage ORDER BY rowid`,
         ).run(params);
         // CallID order: the newest copy of each CallID. A CallID held from an older fetch points here
         // now (its old row is deleted by call_ids_replaced); a CallID listed twice in this response
         // keeps its first row (the later one conflicts with a row of this range and is skipped).
         distinct = this.statement<[{ stage: number; offset: number; base: number }]>(
           `INSERT INTO call_ids (call_id, row)
-           SELECT call_id, rowid + @offset FROM staged WHERE stage = @stage ORDER BY call_id, rowid
+           SELECT call_id, rowid + @offset FROM staging.staged WHERE stage = @stage ORDER BY call_id, rowid
            ON CONFLICT (call_id) DO UPDATE SET row = excluded.row WHERE call_ids.row < @base`,
         ).run({ stage: stage.id, offset: params.offset, base }).changes;
         if (distinct < stage.rows) {
@@ -493,7 +538,7 @@ export class SqliteHistoryStore implements HistoryStore {
           this.statement<[{ stage: number; offset: number }]>(
             `DELETE FROM calls WHERE id IN (
                SELECT rowid + @offset FROM (
-                 SELECT rowid, row_number() OVER (PARTITION BY call_id ORDER BY rowid) AS n FROM staged WHERE stage = @stage
+                 SELECT rowid, row_number() OVER (PARTITION BY call_id ORDER BY rowid) AS n FROM staging.staged WHERE stage = @stage
                ) WHERE n > 1)`,
           ).run({ stage: stage.id, offset: params.offset });
         }
@@ -502,11 +547,11 @@ export class SqliteHistoryStore implements HistoryStore {
       // still provides (the memory store's rule).
       for (const older of replaced) this.dropIfUncovered(older);
       this.recomputeDays(stage.utcDays);
-      this.removeStage(stage.id);
       return stage.rows - distinct;
     });
     stage.open = false;
     stage.parties.clear();
+    this.write(() => this.removeStage(stage.id));
     this.afterWrite(stage.rows);
     return { duplicateRows };
   }
@@ -514,25 +559,48 @@ export class SqliteHistoryStore implements HistoryStore {
   private discardStaged(stage: Stage): void {
     stage.open = false;
     stage.parties.clear();
-    if (!this.db.open) return;
+    if (!this.db.open || !this.openStages.has(stage.id)) return;
     this.write(() => this.removeStage(stage.id));
   }
 
   private removeStage(id: number): void {
-    const others = this.statement<[number], number>('SELECT count(*) FROM stages WHERE id <> ?').pluck().get(id);
+    this.openStages.delete(id);
     // Alone, the table is emptied whole, far faster than deleting its rows one by one.
-    if (others === 0) this.statement('DELETE FROM staged').run();
-    else this.statement<[number]>('DELETE FROM staged WHERE stage = ?').run(id);
-    this.statement<[number]>('DELETE FROM stages WHERE id = ?').run(id);
+    if (this.openStages.size === 0) this.statement('DELETE FROM staging.staged').run();
+    else this.statement<[number]>('DELETE FROM staging.staged WHERE stage = ?').run(id);
   }
 
-  /** At open: the stages of crashed processes and closed instances of this thread go, with their rows. */
+  /** At the first stage: this instance's staging file, created empty. */
+  private attachStaging(): void {
+    if (this.staging !== null) return;
+    const file = stagingFileOf(this.file, this.instance);
+    removeFile(file);
+    this.db.prepare('ATTACH DATABASE ? AS staging').run(file);
+    this.staging = file;
+    // Nothing in it outlives a crash (the file goes at the next open): no fsync, the rollback journal
+    // in memory (a failed add still rolls back).
+    this.db.pragma(`staging.page_size = ${HISTORY_PAGE_SIZE}`);
+    this.db.pragma('staging.journal_mode = MEMORY');
+    this.db.pragma('staging.synchronous = OFF');
+    // The commit reads the staged rows twice (into calls, then in CallID order): from memory.
+    this.db.pragma(`staging.cache_size = ${-STAGING_CACHE_KIB}`);
+    this.db.exec(STAGING_SCHEMA);
+  }
+
+  /** At open: the staging files of crashed processes and of closed instances of this thread go. */
   private removeLeftovers(): void {
-    this.write(() => {
-      const stages = this.statement<[], { id: number; owner: string }>('SELECT id, owner FROM stages').all();
-      for (const { id, owner } of stages) if (isLeftover(owner)) this.removeStage(id);
-      this.statement('DELETE FROM staged WHERE stage NOT IN (SELECT id FROM stages)').run();
-    });
+    const prefix = basename(this.file);
+    let names: string[];
+    try {
+      names = readdirSync(dirname(this.file));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (!name.startsWith(prefix)) continue;
+      const match = STAGING_NAME.exec(name.slice(prefix.length));
+      if (match && isLeftover(Number(match[1]), Number(match[2]), match[3] as string)) removeFile(join(dirname(this.file), name));
+    }
   }
 
   // --- fetches and day totals ---
