@@ -24,13 +24,16 @@
  *   caller-or-callee filters (specialistId, partyId). When a call's direction is known, its caller and
  *   callee are the service user and the derived specialist, both indexed above; only calls of unknown
  *   direction (about 2 %) need the caller and callee themselves, so these indexes stay small.
+ * - `day_stats` (a table, per local day and line: calls, successes, durations): totals of long periods
+ *   without a party filter, summed from a few rows a day; only a partial first or last day is summed
+ *   from `calls_placed`.
  * No index on call_result (two values: `day_stats` and `calls_placed` answer it), none on `staged`
  * (rows are appended as they arrive and read back once, in order; see STAGING_SCHEMA).
  */
 import type Database from 'better-sqlite3';
 import { migrateSchema } from './schema-migrations.js';
 
-/** New files use 8 KiB pages: fewer pages per large commit and checkpoint (measured ~15% faster). */
+/** New files (and staging files) use 8 KiB pages: half the pages and WAL frames of a large commit. */
 export const HISTORY_PAGE_SIZE = 8192;
 
 /**

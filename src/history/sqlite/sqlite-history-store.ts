@@ -185,9 +185,10 @@ const CALL_COLUMNS = `c.call_id, c.call_time, c.placed_at, c.call_result, c.dura
  * opens its own on the same file and writes while the serving thread reads (WAL). Nothing read from
  * the database is kept between calls, so another connection's commits are seen at once.
  *
- * Every write is one short immediate transaction: `add` (a batch of rows into `staged`), `commit`
- * (the whole response moved into `calls` at once, so a crash leaves the previous copy whole),
- * `markFailed`, `dropBefore`.
+ * Every write is one short immediate transaction: `add` (a batch of rows into the instance's staging
+ * file, see STAGING_SCHEMA), `commit` (the whole response moved into `calls` at once, after its
+ * envelope closed, so a crash at any point leaves the previous copy whole), `markFailed`,
+ * `dropBefore`. The writer checkpoints the WAL after large commits.
  */
 export class SqliteHistoryStore implements HistoryStore {
   private readonly instance = randomUUID();
@@ -210,8 +211,8 @@ export class SqliteHistoryStore implements HistoryStore {
 
   /**
    * Opens (creating it when missing) the history file: WAL, schema migrated forward, and the staging
-   * files of responses that a crash left half-received deleted. Throws when the file's schema is newer than
-   * this code knows.
+   * files of responses that a crash left half-received deleted. Throws when the file's schema is newer
+   * than this code knows.
    */
   static open(file: string, zone: string, options: SqliteHistoryStoreOptions = {}): SqliteHistoryStore {
     if (!isValidTimeZone(zone)) throw new RangeError(`${zone} is not an IANA time zone`);
