@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../src/simulator/server.js';
+import { systemClock } from '../../src/time/clock.js';
 import { addDays, type LocalDay, localDayOf } from '../../src/time/zone.js';
 import { LISTENING, type NpmProcess, spawnNpm } from '../support/npm-process.js';
 
@@ -99,7 +100,7 @@ describe('a restart costs nothing', () => {
     const sim = await simulator();
     const dir = dataDir();
     const first = await startServer(sim, dir);
-    const firstCallsAt = Date.now();
+    const firstCallsAt = systemClock.now();
     const before = await first.query<Weeks>(weeksQuery([0, 1, 2, 3, 4, 5, 6, 7]));
     expect(before.errors).toBeUndefined();
     expect(sim.callCount()).toBe(8);
@@ -107,7 +108,7 @@ describe('a restart costs nothing', () => {
 
     const second = await startServer(sim, dir);
     const after = await second.query<Weeks>(weeksQuery([8, 9, 10, 11, 12, 13, 14, 15]));
-    const elapsedSeconds = (Date.now() - firstCallsAt) / 1000;
+    const elapsedSeconds = (systemClock.now() - firstCallsAt) / 1000;
     expect(sim.callCount()).toBe(10);
     expect(sim.received.filter((r) => r.outcome === 'out-of-limit')).toHaveLength(0);
     const answered = [8, 9, 10, 11, 12, 13, 14, 15].filter((i) => after.data?.[`w${i}`]);
@@ -149,7 +150,9 @@ describe('one server per DATA_DIR', () => {
 
 describe('crash safety', () => {
   /** Yesterday: unsealed for 30 days (CACHE_SETTLE_HOURS), so maxAge: 0 fetches it again. */
-  const yesterday = addDays(localDayOf(Date.now(), ZONE), -1);
+  // `npm start` runs on the machine's clock (no Clock can be injected into another process), so the
+  // test takes "yesterday" from the same clock, in the upstream's zone, never the machine's zone.
+  const yesterday = addDays(localDayOf(systemClock.now(), ZONE), -1);
   const dayQuery = (maxAge?: number): string =>
     `{ serviceCalls(filter: { periodFrom: "${yesterday}", periodTo: "${addDays(yesterday, 1)}" }${maxAge === undefined ? '' : `, maxAge: ${maxAge}`}) { totalCount } }`;
   const settle = { CACHE_SETTLE_HOURS: '720' };
