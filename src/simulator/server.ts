@@ -5,7 +5,8 @@
  *
  * Simulator's choices where the real service is unknown:
  * - PeriodFrom absent: from the start of the history (`firstDay`), or 30 days before now when the
- *   history has no start. PeriodTo absent: now. The daytime 7-day rule applies to that period.
+ *   history has no start. PeriodTo absent: now. The daytime 7-day rule (and the night cap, when
+ *   set) applies to that period.
  * - A parameter name the operation does not have: ResultCode PARAM_NOT_EXIST (counted).
  * - An unreadable request, or an operation other than GetHistoryOfServiceCalls: a Client/Sender
  *   SOAP Fault with HTTP 500, not counted.
@@ -67,6 +68,8 @@ export interface SimulatorOptions {
   dayLimit?: number;
   nightLimit?: number;
   dayMaxDays?: number;
+  /** Longest period accepted at night, in days (default: no limit at night). */
+  nightMaxDays?: number;
   firstDay?: LocalDay;
   style?: ResponseStyle;
   /**
@@ -233,6 +236,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     dayLimit: options.dayLimit,
     nightLimit: options.nightLimit,
     dayMaxDays: options.dayMaxDays,
+    nightMaxDays: options.nightMaxDays,
   });
   const faults = new FaultSchedule();
   const received: ReceivedRequest[] = [];

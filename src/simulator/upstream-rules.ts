@@ -3,8 +3,10 @@
  *
  * - Quota: a sliding 60-minute window per API login. The limit in force is the one of the moment
  *   of the call: `dayLimit` (10) by day, `nightLimit` (50) at night; past it, `OUT_OF_LIMIT`.
- * - Period: by day, a period longer than `dayMaxDays` (7) days is refused. The real ResultCode
- *   for that is unknown; `PERIOD_TOO_LONG` is the simulator's choice.
+ * - Period: by day, a period longer than `dayMaxDays` (7) days is refused. At night any period is
+ *   accepted unless `nightMaxDays` is set; then a period longer than that many days is refused
+ *   too (the day of the call decides which cap applies, as for the quota). The real ResultCode for
+ *   either is unknown; `PERIOD_TOO_LONG` is the simulator's choice, the same for both.
  * - What counts towards the window (the simulator's choice): every authenticated call of the
  *   operation that the quota let through, whatever its answer (success, PERIOD_TOO_LONG,
  *   PARAM_NOT_EXIST). OUT_OF_LIMIT refusals do not count, so waiting out the hour always helps.
@@ -15,7 +17,7 @@ import { DAY_MS } from '../time/zone.js';
 
 export const QUOTA_WINDOW_MS = 60 * 60 * 1000;
 export const OUT_OF_LIMIT = 'OUT_OF_LIMIT';
-/** The simulator's code for a too-long daytime period (the real one is not documented). */
+/** The simulator's code for a too-long period, by day or night (the real one is not documented). */
 export const PERIOD_TOO_LONG = 'PERIOD_TOO_LONG';
 
 export interface UpstreamLimits {
@@ -25,6 +27,8 @@ export interface UpstreamLimits {
   dayLimit?: number;
   nightLimit?: number;
   dayMaxDays?: number;
+  /** Longest period accepted at night, in days; unset (default): no limit at night. */
+  nightMaxDays?: number;
 }
 
 export interface Refusal {
@@ -39,6 +43,8 @@ export class UpstreamRules {
   readonly dayLimit: number;
   readonly nightLimit: number;
   readonly dayMaxDays: number;
+  /** null: any period is accepted at night. */
+  readonly nightMaxDays: number | null;
   /** Clock times of the calls counted in the window, oldest first. */
   private counted: number[] = [];
 
@@ -51,6 +57,7 @@ export class UpstreamRules {
     this.dayLimit = positiveInteger('dayLimit', limits.dayLimit ?? 10);
     this.nightLimit = positiveInteger('nightLimit', limits.nightLimit ?? 50);
     this.dayMaxDays = positiveInteger('dayMaxDays', limits.dayMaxDays ?? 7);
+    this.nightMaxDays = limits.nightMaxDays === undefined ? null : positiveInteger('nightMaxDays', limits.nightMaxDays);
   }
 
   periodKind(): PeriodKind {
@@ -82,14 +89,20 @@ export class UpstreamRules {
     return null;
   }
 
-  /** By day, refuses periods longer than `dayMaxDays` days; any period is accepted at night. */
+  /**
+   * By day, refuses periods longer than `dayMaxDays` days; at night, those longer than
+   * `nightMaxDays` days when it is set, else none.
+   */
   checkPeriod(period: { from: number; to: number }): Refusal | null {
-    if (this.periodKind() === 'NIGHT') return null;
-    if (period.to - period.from <= this.dayMaxDays * DAY_MS) return null;
+    const night = this.periodKind() === 'NIGHT';
+    const maxDays = night ? this.nightMaxDays : this.dayMaxDays;
+    if (maxDays === null || period.to - period.from <= maxDays * DAY_MS) return null;
     return {
       outcome: 'period-too-long',
       code: PERIOD_TOO_LONG,
-      text: `В дневное время период не может превышать ${this.dayMaxDays} календарных дней (period too long)`,
+      text: night
+        ? `Ночью период не может превышать ${maxDays} календарных дней (period too long)`
+        : `В дневное время период не может превышать ${maxDays} календарных дней (period too long)`,
     };
   }
 

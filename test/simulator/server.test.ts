@@ -353,4 +353,24 @@ describe('simulator HTTP: limits', () => {
     expect(sim.received.map((r) => r.outcome)).toEqual(['period-too-long', 'success', 'success']);
     expect(sim.callCount()).toBe(3);
   });
+
+  it('with nightMaxDays, refuses a longer period at night and accepts one of that many days, counting both', async () => {
+    const month = { PeriodFrom: '2024-02-02T00:00:00', PeriodTo: '2024-03-04T00:00:00' };
+    const unset = await simulator({ now: NIGHT });
+    expect((await history(unset.sim, month)).resultCode).toBe('SUCCESS');
+
+    const { sim } = await simulator({ now: NIGHT, nightMaxDays: 7 });
+    const refused = await history(sim, month);
+    expect(refused.resultCode).toBe('PERIOD_TOO_LONG');
+    expect(refused.resultText).toBe('Ночью период не может превышать 7 календарных дней (period too long)');
+    expect(refused.rows).toEqual([]);
+    const sevenDays = { PeriodFrom: '2024-02-26T00:00:00', PeriodTo: '2024-03-04T00:00:00' };
+    expect((await history(sim, { ...sevenDays, PeriodTo: '2024-03-04T00:00:01' })).resultCode).toBe('PERIOD_TOO_LONG');
+    const accepted = await history(sim, sevenDays);
+    expect(accepted.resultCode).toBe('SUCCESS');
+    expect(accepted.rows.length).toBe(7 * 150);
+    expect(sim.received.map((r) => r.outcome)).toEqual(['period-too-long', 'period-too-long', 'success']);
+    expect(sim.rules.callsInWindow()).toBe(3); // refused periods count towards the quota
+    expect(sim.callCount()).toBe(3);
+  });
 });

@@ -68,13 +68,44 @@ describe('UpstreamRules period', () => {
 
   it('accepts any period at night', () => {
     const rules = new UpstreamRules(new ManualClock(NIGHT), { zone: ZONE });
+    expect(rules.nightMaxDays).toBeNull();
     expect(rules.checkPeriod({ from: 0, to: NIGHT })).toBeNull();
+    expect(rules.checkPeriod({ from: NIGHT - 31 * DAY_MS, to: NIGHT })).toBeNull();
+  });
+
+  it('with nightMaxDays, refuses longer periods at night with PERIOD_TOO_LONG and accepts exactly that many days', () => {
+    const clock = new ManualClock(NIGHT);
+    const rules = new UpstreamRules(clock, { zone: ZONE, nightMaxDays: 7 });
+    const refusal = rules.checkPeriod({ from: NIGHT - 31 * DAY_MS, to: NIGHT });
+    expect(refusal).toMatchObject({ outcome: 'period-too-long', code: PERIOD_TOO_LONG });
+    expect(refusal?.text).toBe('Ночью период не может превышать 7 календарных дней (period too long)');
+    expect(rules.checkPeriod(week(NIGHT - 30 * DAY_MS, 1000))?.code).toBe(PERIOD_TOO_LONG);
+    expect(rules.checkPeriod(week(NIGHT - 30 * DAY_MS))).toBeNull();
+    // The day cap stays the day's: by day, with a larger night cap, 8 days are still refused.
+    const wide = new UpstreamRules(new ManualClock(DAY_NOON), { zone: ZONE, nightMaxDays: 31 });
+    const byDay = wide.checkPeriod({ from: DAY_NOON - 8 * DAY_MS, to: DAY_NOON });
+    expect(byDay?.code).toBe(PERIOD_TOO_LONG);
+    expect(byDay?.text).toContain('В дневное время');
+    clock.set(NIGHT);
+    expect(new UpstreamRules(clock, { zone: ZONE, nightMaxDays: 31 }).checkPeriod({ from: NIGHT - 31 * DAY_MS, to: NIGHT })).toBeNull();
+    expect(() => new UpstreamRules(clock, { zone: ZONE, nightMaxDays: 0 })).toThrow(RangeError);
+    expect(() => new UpstreamRules(clock, { zone: ZONE, nightMaxDays: 1.5 })).toThrow(RangeError);
   });
 
   it('counts a too-long period towards the window, but not an out-of-limit refusal', () => {
     const clock = new ManualClock(DAY_NOON);
     const rules = new UpstreamRules(clock, { zone: ZONE, dayLimit: 2 });
     expect(rules.admit(week(0, 1))?.code).toBe(PERIOD_TOO_LONG);
+    expect(rules.admit(week(0))).toBeNull();
+    expect(rules.admit(week(0))?.code).toBe(OUT_OF_LIMIT);
+    expect(rules.callsInWindow()).toBe(2);
+  });
+
+  it('counts a period refused at night by nightMaxDays towards the window too', () => {
+    const clock = new ManualClock(NIGHT);
+    const rules = new UpstreamRules(clock, { zone: ZONE, nightLimit: 2, nightMaxDays: 7 });
+    expect(rules.admit(week(0, 1))?.code).toBe(PERIOD_TOO_LONG);
+    expect(rules.callsInWindow()).toBe(1);
     expect(rules.admit(week(0))).toBeNull();
     expect(rules.admit(week(0))?.code).toBe(OUT_OF_LIMIT);
     expect(rules.callsInWindow()).toBe(2);
