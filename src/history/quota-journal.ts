@@ -12,8 +12,9 @@ export interface JournalCall {
 
 /**
  * Where the quota ledger writes what it must not forget across a restart: every upstream call it
- * allowed, and the OUT_OF_LIMIT block in force. Every method is synchronous: the ledger's
- * check-and-record is one step, so a call is on record before the ledger lets it be made.
+ * allowed, the OUT_OF_LIMIT block in force, and a night period cap the upstream turned out to
+ * have. Every method is synchronous: the ledger's check-and-record is one step, so a call is on
+ * record before the ledger lets it be made.
  * One process uses a journal at a time (the ledger reads it only when it starts).
  */
 export interface QuotaJournal {
@@ -27,7 +28,21 @@ export interface QuotaJournal {
   block(until: number): void;
   /** Deletes calls recorded before `before` (epoch ms). */
   prune(before: number): void;
+  /** The longest night-time period (days) the upstream accepted after refusing a longer one; null when never lowered. */
+  nightMaxDays(): number | null;
+  /**
+   * Remembers that the upstream refuses night periods longer than `days` (kept across restarts).
+   * The last value remembered wins, higher or lower. Throws a RangeError when `days` is not a
+   * positive integer, and throws when it cannot be written.
+   */
+  rememberNightMaxDays(days: number): void;
   close(): void;
+}
+
+/** `days` as a night period cap, or a RangeError: journals store only positive whole days. */
+export function checkedNightMaxDays(days: number): number {
+  if (!Number.isSafeInteger(days) || days < 1) throw new RangeError(`night max days must be a positive integer, got ${days}`);
+  return days;
 }
 
 /** The journal failed to read or write: the ledger allows no call it could not record (it fails closed). */
@@ -49,6 +64,7 @@ export const JOURNAL_KEEP_MS = 24 * HOUR;
 export class MemoryQuotaJournal implements QuotaJournal {
   private calls: JournalCall[] = [];
   private blockedUntil = 0;
+  private nightCap: number | null = null;
   private nextId = 1;
   private lastPrune = Number.NEGATIVE_INFINITY;
 
@@ -80,6 +96,14 @@ export class MemoryQuotaJournal implements QuotaJournal {
 
   prune(before: number): void {
     this.calls = this.calls.filter((c) => c.at >= before);
+  }
+
+  nightMaxDays(): number | null {
+    return this.nightCap;
+  }
+
+  rememberNightMaxDays(days: number): void {
+    this.nightCap = checkedNightMaxDays(days);
   }
 
   close(): void {}

@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type QuotaJournal, QuotaJournalError } from '../../src/history/quota-journal.js';
+import { MemoryQuotaJournal, type QuotaJournal, QuotaJournalError } from '../../src/history/quota-journal.js';
 import { QuotaLedger } from '../../src/history/quota-ledger.js';
 import { QUOTA_JOURNAL_VERSION, SqliteQuotaJournal } from '../../src/history/sqlite/sqlite-quota-journal.js';
 import { ManualClock } from '../../src/time/clock.js';
@@ -252,6 +252,99 @@ describe('SqliteQuotaJournal', () => {
   });
 });
 
+/** The schema of quota.sqlite at version 1, as released: a file written by the previous server. */
+const SCHEMA_V1 = `
+  CREATE TABLE calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    outcome TEXT NOT NULL DEFAULT 'pending' CHECK (outcome IN ('pending', 'ok', 'out_of_limit', 'refused', 'undecodable', 'unavailable', 'aborted'))
+  );
+  CREATE INDEX calls_at ON calls (at);
+  CREATE TABLE block (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    until INTEGER NOT NULL
+  );`;
+
+describe.each([
+  { name: 'MemoryQuotaJournal', make: (): QuotaJournal => new MemoryQuotaJournal() },
+  { name: 'SqliteQuotaJournal', make: (): QuotaJournal => journal() },
+])('$name night period cap', ({ make }) => {
+  it('is null until remembered, then reads back the last value remembered', () => {
+    const j = make();
+    expect(j.nightMaxDays()).toBeNull();
+    j.rememberNightMaxDays(5);
+    expect(j.nightMaxDays()).toBe(5);
+    j.rememberNightMaxDays(3);
+    expect(j.nightMaxDays()).toBe(3);
+    j.rememberNightMaxDays(6);
+    expect(j.nightMaxDays()).toBe(6);
+  });
+
+  it('refuses a cap that is not a positive whole number of days, and keeps the one it had', () => {
+    const j = make();
+    for (const bad of [0, -1, 2.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => j.rememberNightMaxDays(bad), String(bad)).toThrow(RangeError);
+    }
+    expect(j.nightMaxDays()).toBeNull();
+    j.rememberNightMaxDays(4);
+    expect(() => j.rememberNightMaxDays(0)).toThrow(RangeError);
+    expect(j.nightMaxDays()).toBe(4);
+  });
+
+  it('is kept apart from the calls and the block', () => {
+    const j = make();
+    const id = j.record(T);
+    j.block(T + HOUR);
+    j.rememberNightMaxDays(2);
+    expect(j.load(0)).toEqual({ calls: [{ id, at: T, outcome: 'pending' }], blockedUntil: T + HOUR });
+    j.prune(T + 1);
+    expect(j.nightMaxDays()).toBe(2);
+  });
+});
+
+describe('SqliteQuotaJournal night period cap across restarts', () => {
+  it('survives closing and reopening the file', () => {
+    const first = journal();
+    first.rememberNightMaxDays(3);
+    first.close();
+    const second = journal(T + 48 * HOUR); // the prune at open leaves it alone
+    expect(second.nightMaxDays()).toBe(3);
+    second.rememberNightMaxDays(7);
+    second.close();
+    expect(journal().nightMaxDays()).toBe(7);
+  });
+
+  it('migrates a quota.sqlite at schema version 1, keeping its calls and block, with no cap remembered', () => {
+    expect(QUOTA_JOURNAL_VERSION).toBeGreaterThan(1);
+    const raw = new Database(file);
+    raw.pragma('journal_mode = WAL');
+    raw.exec(SCHEMA_V1);
+    raw.pragma('user_version = 1');
+    raw.prepare("INSERT INTO calls (at, outcome) VALUES (?, 'ok'), (?, 'pending')").run(T - 10 * MIN, T - 5 * MIN);
+    raw.prepare('INSERT INTO block (id, until) VALUES (1, ?)').run(T + HOUR);
+    raw.close();
+
+    const j = journal();
+    expect(j.load(0)).toEqual({
+      calls: [
+        { id: 1, at: T - 10 * MIN, outcome: 'ok' },
+        { id: 2, at: T - 5 * MIN, outcome: 'pending' },
+      ],
+      blockedUntil: T + HOUR,
+    });
+    expect(j.nightMaxDays()).toBeNull();
+    j.rememberNightMaxDays(4);
+    expect(j.record(T)).toBe(3);
+    j.close();
+
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(QUOTA_JOURNAL_VERSION);
+    expect(check.prepare('SELECT name, value FROM remembered').all()).toEqual([{ name: 'night_max_days', value: 4 }]);
+    check.close();
+    expect(journal().nightMaxDays()).toBe(4);
+  });
+});
+
 describe('QuotaLedger with a failing journal', () => {
   function failing(overrides: Partial<QuotaJournal>): QuotaJournal {
     return {
@@ -262,6 +355,8 @@ describe('QuotaLedger with a failing journal', () => {
       settle: () => true,
       block: () => {},
       prune: () => {},
+      nightMaxDays: () => null,
+      rememberNightMaxDays: () => {},
       close: () => {},
       ...overrides,
     };

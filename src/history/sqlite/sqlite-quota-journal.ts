@@ -1,7 +1,14 @@
 import Database from 'better-sqlite3';
 import { migrateSchema } from './schema-migrations.js';
 import type { UpstreamOutcome } from '../history-events.js';
-import { JOURNAL_KEEP_MS, type JournalCall, type LedgerOutcome, type QuotaJournal, QuotaJournalError } from '../quota-journal.js';
+import {
+  checkedNightMaxDays,
+  JOURNAL_KEEP_MS,
+  type JournalCall,
+  type LedgerOutcome,
+  type QuotaJournal,
+  QuotaJournalError,
+} from '../quota-journal.js';
 
 const HOUR = 3_600_000;
 
@@ -23,7 +30,15 @@ const MIGRATIONS: readonly string[] = [
      id INTEGER PRIMARY KEY CHECK (id = 1),
      until INTEGER NOT NULL
    );`,
+  // 1 -> 2: values learnt about the upstream that must survive a restart, by name
+  // ('night_max_days': the night period cap, see QuotaJournal.nightMaxDays).
+  `CREATE TABLE remembered (
+     name TEXT PRIMARY KEY,
+     value INTEGER NOT NULL
+   ) STRICT;`,
 ];
+
+const NIGHT_MAX_DAYS = 'night_max_days';
 
 export const QUOTA_JOURNAL_VERSION = MIGRATIONS.length;
 
@@ -39,7 +54,8 @@ export interface SqliteQuotaJournalOptions {
  * a long history commit in the ingest worker never makes a quota check wait for its write lock.
  * WAL with `synchronous = FULL`: a recorded call survives a power cut, since it is the quota. Every
  * write is one short immediate transaction. Calls are kept a day (for operators) and pruned at open
- * and, as calls are recorded, at most once an hour.
+ * and, as calls are recorded, at most once an hour. A night period cap learnt from the upstream is
+ * kept in `remembered`, written like the block.
  */
 export class SqliteQuotaJournal implements QuotaJournal {
   private lastPrune = Number.NEGATIVE_INFINITY;
@@ -49,6 +65,8 @@ export class SqliteQuotaJournal implements QuotaJournal {
   private readonly upsertBlock: Database.Statement<[number]>;
   private readonly selectCalls: Database.Statement<[number], JournalCall>;
   private readonly selectBlock: Database.Statement<[], { until: number }>;
+  private readonly upsertRemembered: Database.Statement<[string, number]>;
+  private readonly selectRemembered: Database.Statement<[string], { value: number }>;
   private readonly recordTx: (at: number) => number;
 
   private constructor(
@@ -61,6 +79,8 @@ export class SqliteQuotaJournal implements QuotaJournal {
     this.upsertBlock = db.prepare('INSERT INTO block (id, until) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET until = max(until, excluded.until)');
     this.selectCalls = db.prepare('SELECT id, at, outcome FROM calls WHERE at > ? ORDER BY at, id');
     this.selectBlock = db.prepare('SELECT until FROM block WHERE id = 1');
+    this.upsertRemembered = db.prepare('INSERT INTO remembered (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value');
+    this.selectRemembered = db.prepare('SELECT value FROM remembered WHERE name = ?');
     const record = db.transaction((at: number): number => {
       if (at - this.lastPrune >= HOUR) {
         this.deleteBefore.run(at - JOURNAL_KEEP_MS);
@@ -128,6 +148,15 @@ export class SqliteQuotaJournal implements QuotaJournal {
 
   prune(before: number): void {
     this.db.transaction(() => this.deleteBefore.run(Math.trunc(before))).immediate();
+  }
+
+  nightMaxDays(): number | null {
+    return this.selectRemembered.get(NIGHT_MAX_DAYS)?.value ?? null;
+  }
+
+  rememberNightMaxDays(days: number): void {
+    const value = checkedNightMaxDays(days);
+    this.db.transaction(() => this.upsertRemembered.run(NIGHT_MAX_DAYS, value)).immediate();
   }
 
   close(): void {
