@@ -11,6 +11,8 @@ export interface Settings {
   cacheSettleHours: number;
   /** How long (s) days whose complete upstream response could not be decoded are not asked for again. */
   failedRetrySeconds: number;
+  /** How the hourly quota is shared between interactive questions and background work. */
+  economy: EconomySettings;
   /** Longest wait (ms) on SIGTERM for requests and upstream calls in flight before they are cut. */
   shutdownTimeoutMs: number;
   /** What one GraphQL request may ask for, however it is written (aliases, entity lists, batches, variables). */
@@ -35,6 +37,19 @@ export interface RequestLimits {
   maxValues: number;
   /** Aliases in one operation (a gateway's batch names each delegation with one). */
   maxAliases: number;
+}
+
+export interface EconomySettings {
+  /** Calls per hour kept for interactive questions: background work spends only above them (day, night). */
+  reserve: { day: number; night: number };
+  /** Never-held past days (counted back from today) fetched in the background at night. */
+  backfillDays: number;
+  /** Upstream calls open at once; the rest wait, interactive before background. */
+  concurrency: number;
+  /** The smallest `maxAge` (s) a question may ask for: a smaller one is raised to it. */
+  minMaxAgeSeconds: number;
+  /** Calls one HTTP request (all its operations) may spend; undefined: half the hourly limit in force. */
+  maxCallsPerRequest: number | undefined;
 }
 
 export interface ConnectSettings {
@@ -97,6 +112,19 @@ function connectUrl(env: Env): string | undefined {
   return url.toString();
 }
 
+/** `N` (day and night) or `DAY,NIGHT`. */
+function reserve(env: Env, limits: { day: number; night: number }): EconomySettings['reserve'] {
+  const raw = env.QUOTA_RESERVE?.trim();
+  if (!raw) return { day: Math.min(3, limits.day - 1), night: Math.min(10, limits.night - 1) };
+  const m = /^(\d+)(?:\s*,\s*(\d+))?$/.exec(raw);
+  if (!m) throw new ConfigError('QUOTA_RESERVE', `${JSON.stringify(raw)} is not N or DAY,NIGHT (whole numbers of calls per hour)`);
+  const day = Number(m[1]);
+  const night = Number(m[2] ?? m[1]);
+  if (day >= limits.day) throw new ConfigError('QUOTA_RESERVE', `${day} by day leaves no call of CONNECT_DAY_LIMIT (${limits.day}) for background work; use less`);
+  if (night >= limits.night) throw new ConfigError('QUOTA_RESERVE', `${night} at night leaves no call of CONNECT_NIGHT_LIMIT (${limits.night}) for background work; use less`);
+  return { day, night };
+}
+
 function store(env: Env): Settings['store'] {
   const raw = env.STORE?.trim().toLowerCase() || 'sqlite';
   if (raw === 'sqlite' || raw === 'memory') return raw;
@@ -123,6 +151,8 @@ export function loadSettings(env: Env = process.env): Settings {
   if (!dayHours) throw new ConfigError('CONNECT_DAY_HOURS', `${JSON.stringify(dayHoursText)} is not HH-HH with the first hour before the second`);
 
   const host = env.HOST?.trim() || '127.0.0.1';
+  const dayLimit = integer(env, 'CONNECT_DAY_LIMIT', 10, 1, 10_000);
+  const nightLimit = integer(env, 'CONNECT_NIGHT_LIMIT', 50, 1, 10_000);
   const apiKeys = (env.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
 
   return {
@@ -134,16 +164,23 @@ export function loadSettings(env: Env = process.env): Settings {
       password,
       timeZone,
       dayHours,
-      dayLimit: integer(env, 'CONNECT_DAY_LIMIT', 10, 1, 10_000),
-      nightLimit: integer(env, 'CONNECT_NIGHT_LIMIT', 50, 1, 10_000),
+      dayLimit,
+      nightLimit,
       dayMaxDays: integer(env, 'CONNECT_DAY_MAX_DAYS', 7, 1, 366),
-      nightMaxDays: integer(env, 'CONNECT_NIGHT_MAX_DAYS', 7, 1, 366),
+      nightMaxDays: integer(env, 'CONNECT_NIGHT_MAX_DAYS', 31, 1, 366),
       timeoutMs: integer(env, 'CONNECT_TIMEOUT_MS', 120_000, 100, 3_600_000),
     },
     maxQueryDays: integer(env, 'MAX_QUERY_DAYS', 366, 1, 3660),
     cacheMaxAgeSeconds: integer(env, 'CACHE_MAX_AGE_SECONDS', 900, 0, 31_536_000),
     cacheSettleHours: integer(env, 'CACHE_SETTLE_HOURS', 2, 0, 720),
     failedRetrySeconds: integer(env, 'FAILED_RETRY_SECONDS', 3600, 0, 604_800),
+    economy: {
+      reserve: reserve(env, { day: dayLimit, night: nightLimit }),
+      backfillDays: integer(env, 'BACKFILL_DAYS', 92, 0, 3660),
+      concurrency: integer(env, 'CONNECT_CONCURRENCY', 2, 1, 64),
+      minMaxAgeSeconds: integer(env, 'MIN_MAX_AGE_SECONDS', 60, 0, 31_536_000),
+      maxCallsPerRequest: env.MAX_CALLS_PER_REQUEST?.trim() ? integer(env, 'MAX_CALLS_PER_REQUEST', 1, 1, 10_000) : undefined,
+    },
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
     requestLimits: {
       maxDays: integer(env, 'REQUEST_MAX_DAYS', 10_000, 1, 10_000_000),

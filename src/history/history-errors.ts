@@ -1,7 +1,14 @@
 import type { PeriodKind } from '../time/day-night.js';
 import type { DayFailure } from './history-store.js';
 
+/**
+ * Which rule refused upstream calls: the hourly limit (this server's count), the upstream's own
+ * OUT_OF_LIMIT, the share of the hour one HTTP request may spend, or the fair share of one API key.
+ */
+export type QuotaRule = 'HOURLY_LIMIT' | 'OUT_OF_LIMIT' | 'MAX_CALLS_PER_REQUEST' | 'API_KEY_SHARE';
+
 export interface QuotaExhaustedDetails {
+  rule: QuotaRule;
   /** Seconds until the calls this request still needs fit the limit in force then. */
   retryAfterSeconds: number;
   /** Set when the upstream itself refused (OUT_OF_LIMIT): someone else spends the same login's quota. */
@@ -17,6 +24,7 @@ export interface QuotaExhaustedDetails {
 
 /** No upstream call may be made now, and history the request needs was never fetched. */
 export class QuotaExhaustedError extends Error {
+  readonly rule: QuotaRule;
   readonly retryAfterSeconds: number;
   readonly upstreamCode: string | undefined;
   readonly callsNeeded: number;
@@ -25,6 +33,7 @@ export class QuotaExhaustedError extends Error {
   constructor(details: QuotaExhaustedDetails, message: string) {
     super(message);
     this.name = 'QuotaExhaustedError';
+    this.rule = details.rule;
     this.retryAfterSeconds = details.retryAfterSeconds;
     this.upstreamCode = details.upstreamCode;
     this.callsNeeded = details.callsNeeded;

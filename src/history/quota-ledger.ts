@@ -11,7 +11,12 @@ export interface QuotaRules {
   dayHours: DayHours;
   dayLimit: number;
   nightLimit: number;
+  /** Calls per hour kept for interactive questions: background work spends only above them. Default none. */
+  reserve?: { day: number; night: number };
 }
+
+/** Who an upstream call is for: a question waiting for it, or background work nobody waits for. */
+export type CallPriority = 'interactive' | 'background';
 
 export interface QuotaState {
   periodKind: PeriodKind;
@@ -22,6 +27,12 @@ export interface QuotaState {
   nextCallAt: number;
   /** Set while an OUT_OF_LIMIT from the upstream holds calls back. */
   blockedUntil: number | null;
+  /** Calls per hour kept for interactive questions now (background work spends only above them). */
+  reserve: number;
+  /** Of usedLastHour, the calls made by background work (by this process since it started). */
+  backgroundLastHour: number;
+  /** Calls planned and waiting for an upstream slot: counted against the limit as if made. */
+  waiting: number;
 }
 
 export interface QuotaLedgerOptions {
@@ -36,6 +47,22 @@ export interface QuotaLedgerOptions {
    * Default: a process warning.
    */
   onJournalError?: (error: QuotaJournalError) => void;
+}
+
+/**
+ * A call promised to a plan before it can be made (it waits for an upstream slot): it counts
+ * against the limit from now on, and is put on record (dated) only when it starts.
+ */
+export interface LedgerReservation {
+  readonly priority: CallPriority;
+  /**
+   * The call starts now: records it and returns its ticket; null, recording nothing, when the limit
+   * in force now no longer allows it (an OUT_OF_LIMIT block came, or the night limit gave way to the
+   * smaller day one meanwhile). Throws a QuotaJournalError when it cannot be recorded (fail closed).
+   */
+  start(): LedgerTicket | null;
+  /** The call will not be made: its place is given back. */
+  release(): void;
 }
 
 /** One allowed upstream call, on record before the ledger returned it. */
@@ -74,6 +101,14 @@ export class QuotaLedger {
   /** When the calls of the window were made; unordered (skewed entries), pruned as they leave it. */
   private calls: number[] = [];
   private blockedUntil = 0;
+  /** Reservations not yet started or released. */
+  private waiting = 0;
+  /** When this process's background calls of the window were made. */
+  private backgroundCalls: number[] = [];
+  /** When the calls of the window were made, by API key (this process's; a restart forgets it). */
+  private readonly keyCalls = new Map<string, number[]>();
+  /** The longest night period the upstream accepted after refusing a longer one (journal); null: never lowered. */
+  private nightCap: number | null;
   private readonly journal: QuotaJournal;
   private readonly onJournalError: (error: QuotaJournalError) => void;
 
@@ -94,6 +129,99 @@ export class QuotaLedger {
     }
     this.calls = loaded.calls.map((c) => c.at);
     this.blockedUntil = loaded.blockedUntil;
+    try {
+      this.nightCap = this.journal.nightMaxDays();
+    } catch (cause) {
+      throw new QuotaJournalError(`the quota journal could not be read: ${message(cause)}`, { cause });
+    }
+  }
+
+  /** The night-time period cap the upstream was found to enforce (remembered across restarts); null when never lowered. */
+  get nightMaxDays(): number | null {
+    return this.nightCap;
+  }
+
+  /**
+   * The upstream refused a night period longer than `days`: remembers it (in the journal, so a restart
+   * keeps it). Returns true when this lowered the cap (false when it was already as low). A journal
+   * that cannot write it is reported and the cap holds in memory.
+   */
+  lowerNightMaxDays(days: number): boolean {
+    if (this.nightCap !== null && this.nightCap <= days) return false;
+    this.nightCap = days;
+    try {
+      this.journal.rememberNightMaxDays(days);
+    } catch (cause) {
+      this.onJournalError(new QuotaJournalError(`the quota journal could not remember the night period cap: ${message(cause)}`, { cause }));
+    }
+    return true;
+  }
+
+  /** Calls per hour kept for interactive questions at `instant`. */
+  reserveAt(instant: number): number {
+    const reserve = this.rules.reserve ?? { day: 0, night: 0 };
+    return this.kindAt(instant) === 'DAY' ? reserve.day : reserve.night;
+  }
+
+  /**
+   * Calls that may still be promised now to work of this priority: the limit in force (less the
+   * reserve, for background work) minus the calls of the last hour and those waiting for a slot; 0
+   * while an OUT_OF_LIMIT block holds.
+   */
+  free(priority: CallPriority): number {
+    const now = this.clock.now();
+    this.prune(now);
+    if (now < this.blockedUntil) return 0;
+    const limit = this.limitAt(now) - (priority === 'background' ? this.reserveAt(now) : 0);
+    return Math.max(0, limit - this.usedAt(now) - this.waiting);
+  }
+
+  /** Calls made in the last hour for this API key (by this process). */
+  usedByKey(key: string): number {
+    const now = this.clock.now();
+    const calls = (this.keyCalls.get(key) ?? []).filter((at) => at > now - HOUR);
+    if (calls.length) this.keyCalls.set(key, calls);
+    else this.keyCalls.delete(key);
+    return calls.length;
+  }
+
+  /** When the key's `count` oldest calls of the window have left it (epoch ms): when it may spend `count` more. */
+  keyFreesAt(key: string, count: number): number {
+    const now = this.clock.now();
+    const calls = (this.keyCalls.get(key) ?? []).filter((at) => at > now - HOUR).sort((a, b) => a - b);
+    const at = calls[count - 1];
+    return at === undefined ? now : at + HOUR;
+  }
+
+  /**
+   * Promises one call to work of this priority if `free(priority)` allows it; null otherwise. The
+   * call is recorded when it starts (LedgerReservation.start), so the hour is counted from the moment
+   * it is really made. `key`: the API key it is made for, counted for that key's share.
+   */
+  reserve(priority: CallPriority, key?: string): LedgerReservation | null {
+    if (this.free(priority) < 1) return null;
+    this.waiting++;
+    let open = true;
+    const close = (): boolean => {
+      if (!open) return false;
+      open = false;
+      this.waiting--;
+      return true;
+    };
+    return {
+      priority,
+      start: () => {
+        if (!close()) throw new Error('this quota reservation was already started or released');
+        const now = this.clock.now();
+        this.prune(now);
+        if (!(now >= this.blockedUntil && this.usedAt(now) + this.waiting + 1 <= this.limitAt(now))) return null;
+        const ticket = new Ticket(this.record(now), now, this.journal, this.onJournalError);
+        if (priority === 'background') this.backgroundCalls.push(now);
+        if (key !== undefined) this.keyCalls.set(key, [...(this.keyCalls.get(key) ?? []), now]);
+        return ticket;
+      },
+      release: () => void close(),
+    };
   }
 
   /** The hourly limits of both period kinds. */
@@ -118,11 +246,12 @@ export class QuotaLedger {
 
   private prune(now: number): void {
     if (this.calls.some((at) => at <= now - HOUR)) this.calls = this.calls.filter((at) => at > now - HOUR);
+    if (this.backgroundCalls.some((at) => at <= now - HOUR)) this.backgroundCalls = this.backgroundCalls.filter((at) => at > now - HOUR);
   }
 
   private allows(now: number, count: number): boolean {
     this.prune(now);
-    return now >= this.blockedUntil && this.usedAt(now) + count <= this.limitAt(now);
+    return now >= this.blockedUntil && this.usedAt(now) + this.waiting + count <= this.limitAt(now);
   }
 
   /** Puts one call made at `now` on record, then counts it; throws a QuotaJournalError when it cannot. */
@@ -195,11 +324,13 @@ export class QuotaLedger {
     const needed = typeof count === 'number' ? () => count : count;
     // Only these moments can change the answer: now, a recorded call leaving the window, or a
     // day/night switch. Two days of switches cover both kinds whatever the day hours.
-    const candidates = [start, ...this.calls.map((at) => at + HOUR), ...this.switchesWithin(start, start + 2 * DAY)]
+    // Calls waiting for a slot are taken as made now: they count until an hour from now.
+    const waitingAt = (t: number): number => (t < now + HOUR ? this.waiting : 0);
+    const candidates = [start, now + HOUR, ...this.calls.map((at) => at + HOUR), ...this.switchesWithin(start, start + 2 * DAY)]
       .filter((t) => t >= start)
       .sort((a, b) => a - b);
     for (const t of candidates) {
-      if (this.usedAt(t) + needed(this.kindAt(t)) <= this.limitAt(t)) return t;
+      if (this.usedAt(t) + waitingAt(t) + needed(this.kindAt(t)) <= this.limitAt(t)) return t;
     }
     return Number.POSITIVE_INFINITY;
   }
@@ -226,9 +357,12 @@ export class QuotaLedger {
       periodKind: this.kindAt(now),
       limitPerHour: limit,
       usedLastHour: used,
-      remaining: blocked ? 0 : Math.max(0, limit - used),
+      remaining: blocked ? 0 : Math.max(0, limit - used - this.waiting),
       nextCallAt: this.availableAt(1),
       blockedUntil: blocked ? this.blockedUntil : null,
+      reserve: this.reserveAt(now),
+      backgroundLastHour: this.backgroundCalls.length,
+      waiting: this.waiting,
     };
   }
 }

@@ -25,10 +25,24 @@ describe('settings from the environment', () => {
         dayLimit: 10,
         nightLimit: 50,
         dayMaxDays: 7,
-        nightMaxDays: 7,
+        nightMaxDays: 31,
         timeoutMs: 120_000,
       },
+      economy: { reserve: { day: 3, night: 10 }, backfillDays: 92, concurrency: 2, minMaxAgeSeconds: 60, maxCallsPerRequest: undefined },
     });
+  });
+
+  it('reads the quota economy settings, a reserve for both kinds or each', () => {
+    expect(loadSettings({ QUOTA_RESERVE: '2', BACKFILL_DAYS: '30', CONNECT_CONCURRENCY: '4', MIN_MAX_AGE_SECONDS: '0', MAX_CALLS_PER_REQUEST: '3' }).economy).toEqual({
+      reserve: { day: 2, night: 2 },
+      backfillDays: 30,
+      concurrency: 4,
+      minMaxAgeSeconds: 0,
+      maxCallsPerRequest: 3,
+    });
+    expect(loadSettings({ QUOTA_RESERVE: '1, 20' }).economy.reserve).toEqual({ day: 1, night: 20 });
+    // A small limit keeps at least one call for background work by default.
+    expect(loadSettings({ CONNECT_DAY_LIMIT: '2', CONNECT_NIGHT_LIMIT: '4' }).economy.reserve).toEqual({ day: 1, night: 3 });
   });
 
   it.each([
@@ -47,6 +61,13 @@ describe('settings from the environment', () => {
     ['REQUEST_MAX_VALUES', { REQUEST_MAX_VALUES: 'lots' }],
     ['REQUEST_MAX_ALIASES', { REQUEST_MAX_ALIASES: '0' }],
     ['STORE', { STORE: 'postgres' }],
+    ['QUOTA_RESERVE', { QUOTA_RESERVE: 'three' }],
+    ['QUOTA_RESERVE', { QUOTA_RESERVE: '10' }],
+    ['QUOTA_RESERVE', { QUOTA_RESERVE: '3,50' }],
+    ['BACKFILL_DAYS', { BACKFILL_DAYS: '-1' }],
+    ['CONNECT_CONCURRENCY', { CONNECT_CONCURRENCY: '0' }],
+    ['MIN_MAX_AGE_SECONDS', { MIN_MAX_AGE_SECONDS: '1m' }],
+    ['MAX_CALLS_PER_REQUEST', { MAX_CALLS_PER_REQUEST: '0' }],
     ['RETENTION_DAYS', { RETENTION_DAYS: '0' }],
     ['RETENTION_DAYS', { RETENTION_DAYS: 'a year' }],
     ['CONNECT_URL', { CONNECT_URL: 'not a url' }],
