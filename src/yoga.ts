@@ -10,7 +10,7 @@ import { schema } from './schema/index.js';
 import { PeriodLoader } from './schema/period-loader.js';
 import { useEntityRepresentationCheck } from './schema/entity-representations.js';
 import { useRequestWorkLimits } from './schema/request-work.js';
-import { useApiKeys } from './server/api-keys.js';
+import { apiKeyDigest, useApiKeys } from './server/api-keys.js';
 import { useVariableErrorCodes } from './server/variable-errors.js';
 import { defaultQuery } from './server/default-query.js';
 import type { Logger } from './server/logger.js';
@@ -97,7 +97,7 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
     context: ({ request }): GraphQLContext => {
       let periods = loaders.get(request);
       if (!periods) {
-        periods = new PeriodLoader(history, settings.requestLimits);
+        periods = new PeriodLoader(history, settings.requestLimits, apiKeyDigest(request));
         loaders.set(request, periods);
       }
       return { settings, clock: deps.clock, ledger: deps.ledger, history, periods };

@@ -78,7 +78,7 @@ export function createHistory(
   if (!options.source && !c.url) throw new Error('createHistory needs CONNECT_URL or a source');
   const client = (): ConnectClient =>
     new ConnectClient({ url: c.url as string, login: c.login, password: c.password, zone: c.timeZone, timeoutMs: c.timeoutMs });
-  const rules = { zone: c.timeZone, dayHours: c.dayHours, dayLimit: c.dayLimit, nightLimit: c.nightLimit };
+  const rules = { zone: c.timeZone, dayHours: c.dayHours, dayLimit: c.dayLimit, nightLimit: c.nightLimit, reserve: settings.economy.reserve };
 
   let store: HistoryStore;
   let ledger: QuotaLedger;
@@ -127,6 +127,10 @@ export function createHistory(
     nightMaxDays: c.nightMaxDays,
     settleHours: settings.cacheSettleHours,
     failedRetryMs: settings.failedRetrySeconds * 1000,
+    concurrency: settings.economy.concurrency,
+    backfillDays: settings.economy.backfillDays,
+    maxCallsPerRequest: settings.economy.maxCallsPerRequest,
+    apiKeys: settings.apiKeys.length,
     logger: options.logger,
     events: options.events,
   });

@@ -7,16 +7,18 @@ import {
   ConnectError,
   UpstreamOutOfLimitError,
   UpstreamProtocolError,
+  UpstreamResultError,
   UpstreamUnavailableError,
   ValueConversionError,
 } from '../upstream/errors.js';
 import type { CallPosition, CallStats } from './call-selection.js';
-import { type DayCoverage, daysOfPeriod, dayState, type PlannedCall, planFetches } from './fetch-planner.js';
+import { type DayCoverage, daysOfPeriod, dayState, gridBlockOf, type PlannedCall, planFetches } from './fetch-planner.js';
 import { type AnswerSource, type HistoryEvents, ignoredHistoryEvents, type UpstreamOutcome } from './history-events.js';
-import { isStoreError, QuotaExhaustedError, StoreUnavailableError, UndecodableHistoryError } from './history-errors.js';
+import { isStoreError, QuotaExhaustedError, type QuotaRule, StoreUnavailableError, UndecodableHistoryError } from './history-errors.js';
 import type { HistoryIngest } from './history-ingest.js';
 import type { CallPage, DayFailure, HistoryStore } from './history-store.js';
-import type { LedgerTicket, QuotaLedger } from './quota-ledger.js';
+import type { LedgerReservation, QuotaLedger } from './quota-ledger.js';
+import { UpstreamSlots } from './upstream-slots.js';
 
 export type { HistorySource } from './history-ingest.js';
 
@@ -33,6 +35,14 @@ export interface HistoryServiceOptions {
   settleHours: number;
   /** How long (ms) days whose complete response could not be decoded are not asked for again. */
   failedRetryMs: number;
+  /** Upstream calls open at once (CONNECT_CONCURRENCY); default 2. */
+  concurrency?: number;
+  /** Never-held past days (counted back from today) fetched in the background at night; default 0. */
+  backfillDays?: number;
+  /** Calls one HTTP request may spend (MAX_CALLS_PER_REQUEST); default half the hourly limit in force. */
+  maxCallsPerRequest?: number;
+  /** API keys configured (API_KEYS): each key may spend its fair share of the hour; 0: no shares. */
+  apiKeys?: number;
   logger?: Logger;
   events?: HistoryEvents;
 }
@@ -61,6 +71,30 @@ export interface PeriodAnswer {
   stats(): Promise<CallStats>;
 }
 
+/**
+ * Who asks, for the rules that keep one client from draining the hour: the calls one HTTP request
+ * (all its operations) has spent, and the API key it came with (a digest, never the key itself).
+ */
+export class RequestBudget {
+  /** Upstream calls planned for this request so far. */
+  spent = 0;
+  constructor(readonly apiKey?: string) {}
+}
+
+/** What `runDueBackgroundWork` did. */
+export interface BackgroundRun {
+  /** Upstream calls made (each one a whole call of the grid). */
+  calls: number;
+  /** Calls the work that was due still needed, left for a later run (no quota above the reserve now). */
+  deferred: number;
+}
+
+/** Result codes that say what is wrong, and it is not the period's length: such a refusal is not split and asked again. */
+const NOT_A_PERIOD_REFUSAL = new Set(['PARAM_NOT_EXIST']);
+
+/** Background work runs this often (ms); a refresh ahead of staleness happens within the last interval before it. */
+export const BACKGROUND_INTERVAL_MS = 30_000;
+
 /** One string per distinct question: identical questions share it. */
 export function periodQueryKey(q: PeriodQuery): string {
   const f = q.filter;
@@ -75,6 +109,8 @@ const STATS_CACHE_SIZE = 512;
 const PAGE_CACHE_SIZE = 256;
 /** Days whose coverage is kept between commits (a year and then some). */
 const COVERAGE_CACHE_DAYS = 4096;
+/** How long after its last question a day is still refreshed ahead of staleness. */
+const ASKED_WINDOW_MS = HOUR;
 
 /** Serialises the short sections that read coverage and claim days, so two requests never claim the same day. */
 class Mutex {
@@ -109,15 +145,41 @@ export class HistoryService {
   private readonly events: HistoryEvents;
   /** Set when a commit failed on the store's disk: no upstream call is made before then (epoch ms). */
   private storeFailed: { until: number; code: string | undefined } | null = null;
+  private readonly slots: UpstreamSlots;
+  /**
+   * Held unsealed days asked for in the last hour: when last asked and the smallest maxAge (ms) asked
+   * for them since; background work refreshes them shortly before they would be stale.
+   */
+  private readonly askedDays = new Map<LocalDay, { at: number; maxAgeMs: number }>();
+  private backgroundRunning: Promise<BackgroundRun> | null = null;
+  /** When background work is next due (epoch ms), as seen by its last run; null: nothing known. */
+  private nextBackground: number | null = null;
+  private loggedNightCap = false;
 
   constructor(private readonly options: HistoryServiceOptions) {
     this.events = options.events ?? ignoredHistoryEvents;
+    this.slots = new UpstreamSlots(options.concurrency ?? 2);
+  }
+
+  /** Upstream calls open now. */
+  get openCalls(): number {
+    return this.slots.active;
+  }
+
+  /** When background work next has a call to make (epoch ms), as its last run saw it; null when none is known. */
+  get nextBackgroundAt(): number | null {
+    return this.nextBackground;
+  }
+
+  /** The longest period of one upstream call now (days): by day, or at night as lowered by the upstream's refusals. */
+  maxDaysPerCallAt(instant: number): number {
+    return this.maxDaysPerCall(this.options.ledger.kindAt(instant));
   }
 
   private dayOf = (instant: number): LocalDay => localDayOf(instant, this.options.zone);
 
   /** Answers a batch of questions with at most one plan of upstream calls for all of them. */
-  async answer(queries: readonly PeriodQuery[]): Promise<Array<PeriodAnswer | Error>> {
+  async answer(queries: readonly PeriodQuery[], budget: RequestBudget = new RequestBudget()): Promise<Array<PeriodAnswer | Error>> {
     // The answer is as of the moment it was asked: a day that begins while an upstream call is
     // under way (midnight) stays in the future for this answer, as it was when the call was planned.
     const asked = this.options.clock.now();
@@ -126,8 +188,9 @@ export class HistoryService {
     queries.forEach((q, i) => {
       for (const day of daysByQuery[i] as LocalDay[]) needs.set(day, Math.min(needs.get(day) ?? Infinity, q.maxAgeMs));
     });
-    const { failures, fetched } = await this.ensure(needs, asked);
+    const { failures, fetched } = await this.ensure(needs, asked, budget);
     const coverage = await this.coverage([...needs.keys()]);
+    this.noteAsked(needs, coverage, asked);
     const sources = new Map<AnswerSource, number>();
     const answers = queries.map((query, i): PeriodAnswer | Error => {
       const days = daysByQuery[i] as LocalDay[];
@@ -224,6 +287,7 @@ export class HistoryService {
 
   /** Waits for every upstream call in progress: used at shutdown so none is left half-recorded. */
   async drain(): Promise<void> {
+    await this.backgroundRunning?.catch(() => undefined);
     await Promise.allSettled([...new Set(this.inFlight.values())]);
   }
 
@@ -236,24 +300,88 @@ export class HistoryService {
   }
 
   private maxDaysPerCall(kind: PeriodKind): number {
-    return kind === 'DAY' ? this.options.dayMaxDays : this.options.nightMaxDays;
+    if (kind === 'DAY') return this.options.dayMaxDays;
+    return Math.min(this.options.nightMaxDays, this.options.ledger.nightMaxDays ?? Number.POSITIVE_INFINITY);
+  }
+
+  /** Remembers the held unsealed days just asked for, with the smallest maxAge asked in the last hour. */
+  private noteAsked(needs: ReadonlyMap<LocalDay, number>, coverage: ReadonlyMap<LocalDay, DayCoverage>, asked: number): void {
+    for (const [day, maxAgeMs] of needs) {
+      const held = coverage.get(day);
+      if (!held || held.sealed) continue;
+      const before = this.askedDays.get(day);
+      const recent = before && before.at > asked - ASKED_WINDOW_MS;
+      this.askedDays.set(day, { at: asked, maxAgeMs: recent ? Math.min(before.maxAgeMs, maxAgeMs) : maxAgeMs });
+    }
+  }
+
+  /** The limit in force on one request's calls (MAX_CALLS_PER_REQUEST, default half the hourly limit). */
+  private perRequestLimit(now: number): number {
+    return this.options.maxCallsPerRequest ?? Math.max(1, Math.floor(this.options.ledger.limitAt(now) / 2));
+  }
+
+  /** The calls per hour one API key may spend: an equal share of the limit in force. */
+  private keyShare(now: number): number {
+    return Math.max(1, Math.floor(this.options.ledger.limitAt(now) / (this.options.apiKeys ?? 1)));
+  }
+
+  /** How many calls a question of this request may make now, and the rule that sets that number. */
+  private interactiveBudget(budget: RequestBudget, now: number): { calls: number; rule: QuotaRule } {
+    const { ledger } = this.options;
+    const limits: Array<{ calls: number; rule: QuotaRule }> = [
+      { calls: ledger.free('interactive'), rule: ledger.state().blockedUntil ? 'OUT_OF_LIMIT' : 'HOURLY_LIMIT' },
+      { calls: this.perRequestLimit(now) - budget.spent, rule: 'MAX_CALLS_PER_REQUEST' },
+    ];
+    if ((this.options.apiKeys ?? 0) > 1 && budget.apiKey !== undefined) {
+      limits.push({ calls: this.keyShare(now) - ledger.usedByKey(budget.apiKey), rule: 'API_KEY_SHARE' });
+    }
+    return limits.reduce((a, b) => (b.calls < a.calls ? b : a));
   }
 
   /**
-   * Why these never-held days could not be fetched: the quota. Says when the calls they need fit the
-   * limit together (not merely when one call frees up), so a retry at that time succeeds.
+   * Why these never-held days could not be fetched: a quota rule. For the hourly limit, says when the
+   * calls they need fit it together (not merely when one call frees up), so a retry at that time
+   * succeeds; for a request's or a key's share, when a retry can make progress.
    */
-  private quotaExhausted(days: readonly LocalDay[], coverage: ReadonlyMap<LocalDay, DayCoverage>, upstreamCode?: string): QuotaExhaustedError {
+  private quotaExhausted(
+    days: readonly LocalDay[],
+    coverage: ReadonlyMap<LocalDay, DayCoverage>,
+    refusal: { rule: QuotaRule; upstreamCode?: string; budget?: RequestBudget },
+  ): QuotaExhaustedError {
     const { ledger, clock, zone } = this.options;
+    const { rule, upstreamCode } = refusal;
     const now = clock.now();
     const needs = new Map(days.map((d) => [d, 0]));
     const callsFor = (kind: PeriodKind): number =>
       planFetches({ needs, coverage, now, zone, maxDaysPerCall: this.maxDaysPerCall(kind) }).length;
+    const kindNow = ledger.kindAt(now);
+    const retryIn = (at: number): number => Math.max(1, Math.ceil((at - now) / 1000));
+    if (rule === 'MAX_CALLS_PER_REQUEST' || rule === 'API_KEY_SHARE') {
+      const callsNeeded = callsFor(kindNow);
+      let at: number;
+      let message: string;
+      if (rule === 'MAX_CALLS_PER_REQUEST') {
+        const limit = this.perRequestLimit(now);
+        at = ledger.availableAt(Math.min(callsNeeded, limit));
+        message =
+          `this request needs ${callsNeeded} more upstream calls; one request may spend at most ${limit} ` +
+          `(MAX_CALLS_PER_REQUEST${this.options.maxCallsPerRequest ? '' : ': half the hourly limit in force'}): ask for fewer days, ` +
+          `or retry from ${formatIsoWithOffset(at, zone)} (in ${retryIn(at)} s): what a retry fetches is kept, so each needs fewer`;
+      } else {
+        const key = refusal.budget?.apiKey ?? '';
+        const share = this.keyShare(now);
+        const over = ledger.usedByKey(key) + Math.min(callsNeeded, share) - share;
+        at = Math.max(ledger.keyFreesAt(key, over), ledger.availableAt(Math.min(callsNeeded, share)));
+        message =
+          `this API key has spent its share of the hour (${share} upstream calls of ${ledger.limitAt(now)}, shared by ` +
+          `${this.options.apiKeys} keys); the ${callsNeeded} call(s) this request needs can start from ${formatIsoWithOffset(at, zone)} (in ${retryIn(at)} s)`;
+      }
+      return new QuotaExhaustedError({ rule, retryAfterSeconds: retryIn(at), callsNeeded, fitsIn: Number.isFinite(at) ? ledger.kindAt(at) : null }, message);
+    }
     const fitsAt = ledger.availableAt(callsFor);
     const fits = Number.isFinite(fitsAt);
     const at = fits ? fitsAt : ledger.availableAt(1);
-    const retryAfterSeconds = Math.max(1, Math.ceil((at - now) / 1000));
-    const kindNow = ledger.kindAt(now);
+    const retryAfterSeconds = retryIn(at);
     const fitsIn = fits ? ledger.kindAt(fitsAt) : null;
     const callsNeeded = callsFor(fitsIn ?? kindNow);
     const when = formatIsoWithOffset(at, zone);
@@ -272,7 +400,7 @@ export class HistoryService {
     } else {
       message = `the hourly quota of upstream calls is spent; the ${callsNeeded} call(s) this request needs fit from ${when} (in ${retryAfterSeconds} s)`;
     }
-    return new QuotaExhaustedError({ retryAfterSeconds, upstreamCode, callsNeeded, fitsIn }, message);
+    return new QuotaExhaustedError({ rule, retryAfterSeconds, upstreamCode, callsNeeded, fitsIn }, message);
   }
 
   private storeUnavailable(failed: { until: number; code: string | undefined }): StoreUnavailableError {
@@ -288,13 +416,42 @@ export class HistoryService {
     return new UndecodableHistoryError(failure, Math.max(1, Math.ceil((failure.until - this.options.clock.now()) / 1000)));
   }
 
+  /** The days of the grid blocks these days belong to: a call may bring any of them. */
+  private blockDays(days: Iterable<LocalDay>, maxDaysPerCall: number): LocalDay[] {
+    const all = new Set<LocalDay>();
+    const seen = new Set<LocalDay>();
+    for (const day of days) {
+      all.add(day);
+      const block = gridBlockOf(day, maxDaysPerCall);
+      if (seen.has(block.first)) continue;
+      seen.add(block.first);
+      for (let i = 0; i < block.days; i++) all.add(addDays(block.first, i));
+    }
+    return [...all];
+  }
+
+  /** Days no new call may bring: in flight already, or whose undecodable response is not asked for again yet. */
+  private excluded(failed: ReadonlyMap<LocalDay, DayFailure>, now: number): Set<LocalDay> {
+    const exclude = new Set<LocalDay>(this.inFlight.keys());
+    for (const [day, failure] of failed) if (inForce(failure, now)) exclude.add(day);
+    return exclude;
+  }
+
+  /** A copy taken now of every day of the call would be sealed: it never needs fetching again. */
+  private sealedBy(call: PlannedCall, now: number): boolean {
+    const last = call.days[call.days.length - 1] as LocalDay;
+    return now >= startOfDay(addDays(last, 1), this.options.zone) + this.options.settleHours * HOUR;
+  }
+
   /**
-   * Makes sure each needed day is held and fresh enough, as far as the quota allows. Returns why the
-   * days that could not be fetched were not, and which days upstream calls were made or awaited for.
+   * Makes sure each needed day is held and fresh enough, as far as the quota and the request's budget
+   * allow. Returns why the days that could not be fetched were not, and which days upstream calls
+   * were made or awaited for.
    */
   private async ensure(
     needs: ReadonlyMap<LocalDay, number>,
     asked: number,
+    budget: RequestBudget,
   ): Promise<{ failures: Map<LocalDay, Error>; fetched: Set<LocalDay> }> {
     const failures = new Map<LocalDay, Error>();
     const fetched = new Set<LocalDay>();
@@ -306,13 +463,17 @@ export class HistoryService {
     };
     await this.lock.run(async () => {
       const { store, ledger } = this.options;
-      const days = [...needs.keys()];
+      const now = this.options.clock.now();
+      const maxDaysPerCall = this.maxDaysPerCall(ledger.kindAt(now));
       // Fetches in flight are noted before coverage is read: one that ends in between has
       // committed by then (it leaves inFlight only after its commit), so its days read as held.
-      const running = new Map(days.flatMap((day) => (this.inFlight.has(day) ? [[day, this.inFlight.get(day) as Promise<void>]] : [])));
+      const running = new Map([...needs.keys()].flatMap((day) => (this.inFlight.has(day) ? [[day, this.inFlight.get(day) as Promise<void>]] : [])));
+      const exclude = new Set(this.inFlight.keys());
+      // The whole grid blocks: a call fills itself with their never-held days.
+      const days = this.blockDays(needs.keys(), maxDaysPerCall);
       const coverage = await store.coverage(days);
       const failed = await store.failures(days);
-      const now = this.options.clock.now();
+      for (const [day, failure] of failed) if (inForce(failure, now)) exclude.add(day);
       const own = new Map<LocalDay, number>();
       for (const [day, maxAge] of needs) {
         const fetch = running.get(day);
@@ -331,31 +492,40 @@ export class HistoryService {
         for (const day of own.keys()) if (!coverage.has(day)) failures.set(day, error);
         own.clear();
       }
-      const plan = planFetches({ needs: own, coverage, now, zone: this.options.zone, maxDaysPerCall: this.maxDaysPerCall(ledger.kindAt(now)) });
+      const plan = planFetches({ needs: own, coverage, now, zone: this.options.zone, maxDaysPerCall, exclude });
       const required = plan.filter((c) => c.required);
       const refreshes = plan.filter((c) => !c.required);
+      const allowed = this.interactiveBudget(budget, now);
 
-      // Days never held come first: each call made is kept, so a refused remainder costs less on retry.
-      const toMake: Array<{ call: PlannedCall; ticket: LedgerTicket }> = [];
-      const refused: LocalDay[] = [];
-      for (const call of required) {
-        const ticket = ledger.acquire();
-        if (ticket) toMake.push({ call, ticket });
-        else refused.push(...call.days.filter((d) => !coverage.has(d)));
+      let toMake: PlannedCall[];
+      let refused: PlannedCall[] = [];
+      if (required.length <= allowed.calls) {
+        // Stale copies are refreshed only when the whole answer can be given; otherwise they are served stale.
+        toMake = [...required, ...refreshes.slice(0, allowed.calls - required.length)];
+      } else {
+        // The answer cannot be whole: nothing is sent but the calls whose days will never change once
+        // fetched (so a retry needs fewer calls); copies of unsealed days would be stale by the retry.
+        toMake = required.filter((call) => this.sealedBy(call, now)).slice(0, Math.max(0, allowed.calls));
+        refused = required.filter((call) => !toMake.includes(call));
+      }
+      for (const call of toMake) {
+        const reservation = ledger.reserve('interactive', budget.apiKey);
+        if (!reservation) {
+          if (call.required) refused.push(call);
+          continue;
+        }
+        budget.spent++;
+        waitFor(call.days, this.startFetch(call, reservation, budget.apiKey));
       }
       if (refused.length) {
-        // While an OUT_OF_LIMIT holds calls back, the upstream's refusal is still the reason.
-        const error = this.quotaExhausted(refused, coverage, ledger.state().blockedUntil ? 'OUT_OF_LIMIT' : undefined);
-        for (const day of refused) failures.set(day, error);
+        const missing = refused.flatMap((call) => call.days.filter((d) => !coverage.has(d)));
+        const error = this.quotaExhausted(missing, coverage, {
+          rule: allowed.rule,
+          upstreamCode: allowed.rule === 'OUT_OF_LIMIT' ? 'OUT_OF_LIMIT' : undefined,
+          budget,
+        });
+        for (const day of missing) failures.set(day, error);
       }
-      // Refreshing stale copies only when the whole answer can be given; otherwise they are served stale.
-      if (toMake.length === required.length) {
-        for (const call of refreshes) {
-          const ticket = ledger.acquire();
-          if (ticket) toMake.push({ call, ticket });
-        }
-      }
-      for (const { call, ticket } of toMake) waitFor(call.days, this.startFetch(call, ticket, now));
     });
     await Promise.all(waits);
     return { failures, fetched };
@@ -371,17 +541,159 @@ export class HistoryService {
     return true;
   }
 
-  private startFetch(call: PlannedCall, ticket: LedgerTicket, startedAt: number): Promise<void> {
-    const fetch = this.fetch(call, ticket, startedAt).finally(() => {
-      for (const day of call.days) if (this.inFlight.get(day) === fetch) this.inFlight.delete(day);
+  /**
+   * Runs the background work that is due now, spending only calls above the reserve kept for
+   * interactive questions, and returns once its calls have ended:
+   * - refresh ahead: a held unsealed day asked for in the last hour whose copy would be older than the
+   *   smallest maxAge asked for it before the next run;
+   * - sealing: a held unsealed day that has settled since its copy was taken (fetched once more, sealed);
+   * - night backfill: at night, the never-held days among the last `backfillDays`, newest first.
+   * The calls are planned on the same grid as questions' (so they fill themselves with never-held
+   * days) and wait behind interactive calls for an upstream slot. A run already under way is shared.
+   */
+  runDueBackgroundWork(): Promise<BackgroundRun> {
+    this.backgroundRunning ??= this.backgroundWork().finally(() => {
+      this.backgroundRunning = null;
     });
+    return this.backgroundRunning;
+  }
+
+  private async backgroundWork(): Promise<BackgroundRun> {
+    const { ledger, zone, clock } = this.options;
+    const waits: Array<Promise<void>> = [];
+    let deferred = 0;
+    await this.lock.run(async () => {
+      const now = clock.now();
+      const settleMs = this.options.settleHours * HOUR;
+      const today = this.dayOf(now);
+      const maxDaysPerCall = this.maxDaysPerCall(ledger.kindAt(now));
+      for (const [day, asked] of this.askedDays) if (asked.at <= now - ASKED_WINDOW_MS) this.askedDays.delete(day);
+      // Unsealed copies can only be of recent days, or of days the backfill window reaches.
+      const lookback = Math.max(this.options.backfillDays ?? 0, 14);
+      const recent = Array.from({ length: lookback }, (_, i) => addDays(today, -i));
+      const candidates = this.blockDays([...recent, ...this.askedDays.keys()], maxDaysPerCall);
+      const coverage = await this.options.store.coverage(candidates);
+      const failed = await this.options.store.failures(candidates);
+      const needs = new Map<LocalDay, number>();
+      let next = Number.POSITIVE_INFINITY;
+      for (const [day, asked] of this.askedDays) {
+        const held = coverage.get(day);
+        if (!held || held.sealed) continue;
+        const due = held.fetchedAt + asked.maxAgeMs - BACKGROUND_INTERVAL_MS;
+        // A maxAge the copy is already older than: the planner takes it as stale.
+        if (now >= due) needs.set(day, Math.max(0, now - held.fetchedAt - 1));
+        else next = Math.min(next, due);
+      }
+      for (const day of recent) {
+        const held = coverage.get(day);
+        if (!held || held.sealed) continue;
+        const settled = startOfDay(addDays(day, 1), zone) + settleMs;
+        if (now >= settled) needs.set(day, -1);
+        else next = Math.min(next, settled);
+      }
+      const backfill = this.options.backfillDays ?? 0;
+      if (ledger.kindAt(now) === 'NIGHT') {
+        for (const day of recent.slice(0, backfill)) if (!coverage.has(day)) needs.set(day, Number.POSITIVE_INFINITY);
+      }
+      const plan = planFetches({ needs, coverage, now, zone, maxDaysPerCall, exclude: this.excluded(failed, now) });
+      // Newest first: today's and yesterday's blocks, then back in time.
+      plan.sort((a, b) => b.from - a.from);
+      for (const [i, call] of plan.entries()) {
+        const reservation = ledger.reserve('background');
+        if (!reservation) {
+          deferred = plan.length - i;
+          break;
+        }
+        waits.push(this.startFetch(call, reservation).catch(() => undefined));
+      }
+      if (deferred) next = Math.min(next, Math.max(now + BACKGROUND_INTERVAL_MS, ledger.availableAt(ledger.reserveAt(now) + 1)));
+      this.nextBackground = Number.isFinite(next) ? next : null;
+    });
+    await Promise.all(waits);
+    return { calls: waits.length, deferred };
+  }
+
+  private startFetch(call: PlannedCall, reservation: LedgerReservation, apiKey?: string): Promise<void> {
+    const fetch = this.slots
+      .run(reservation.priority, () => this.fetchPlanned(call, reservation, apiKey))
+      .finally(() => {
+        for (const day of call.days) if (this.inFlight.get(day) === fetch) this.inFlight.delete(day);
+      });
     for (const day of call.days) this.inFlight.set(day, fetch);
     return fetch;
   }
 
-  private async fetch(call: PlannedCall, ticket: LedgerTicket, startedAt: number): Promise<void> {
+  /**
+   * Makes one planned call (its slot is open). A period the upstream refuses with a code other than
+   * OUT_OF_LIMIT is taken for too long (a night period past the upstream's night cap, a DST week of 169
+   * hours): it is split once (7-day grid weeks at night, remembering the lower cap; halves by day)
+   * and each piece is asked once, never in a loop.
+   */
+  private async fetchPlanned(call: PlannedCall, reservation: LedgerReservation, apiKey?: string): Promise<void> {
+    try {
+      await this.fetch(call, reservation);
+    } catch (error) {
+      if (!(error instanceof UpstreamResultError) || error instanceof UpstreamOutOfLimitError || call.days.length < 2) throw error;
+      const { ledger, zone, dayMaxDays, logger } = this.options;
+      const longNight = ledger.kindAt(this.options.clock.now()) === 'NIGHT' && call.days.length > dayMaxDays;
+      // By day, a code known to mean something else than a too-long period is passed on as it is.
+      if (!longNight && NOT_A_PERIOD_REFUSAL.has(error.resultCode)) throw error;
+      let pieces: PlannedCall[];
+      if (longNight) {
+        if (ledger.lowerNightMaxDays(dayMaxDays) && !this.loggedNightCap) {
+          this.loggedNightCap = true;
+          logger?.warn('1C-Connect refused a long night period; night calls are now at most the daytime length (remembered across restarts)', {
+            days: call.days.length,
+            resultCode: error.resultCode,
+            nightMaxDays: dayMaxDays,
+          });
+        }
+        const needs = new Map(call.days.map((d) => [d, Number.POSITIVE_INFINITY]));
+        pieces = planFetches({ needs, coverage: new Map(), now: Number.POSITIVE_INFINITY, zone, maxDaysPerCall: dayMaxDays }).map((p) => ({
+          ...p,
+          required: call.required,
+        }));
+      } else {
+        const half = Math.ceil(call.days.length / 2);
+        pieces = [call.days.slice(0, half), call.days.slice(half)].map((days) => ({
+          days,
+          from: startOfDay(days[0] as LocalDay, zone),
+          to: startOfDay(addDays(days[days.length - 1] as LocalDay, 1), zone),
+          required: call.required,
+        }));
+      }
+      logger?.warn('1C-Connect refused a period; it is asked once more in shorter pieces', {
+        first: call.days[0],
+        last: call.days[call.days.length - 1],
+        resultCode: error.resultCode,
+        pieces: pieces.length,
+      });
+      // The pieces are made one after another in this call's slot, each counted by the ledger.
+      for (const piece of pieces) {
+        const next = ledger.reserve(reservation.priority, apiKey);
+        if (!next) {
+          const held = await this.options.store.coverage(piece.days);
+          throw this.quotaExhausted(piece.days.filter((d) => !held.has(d)), held, { rule: 'HOURLY_LIMIT' });
+        }
+        await this.fetch(piece, next);
+      }
+    }
+  }
+
+  private async fetch(call: PlannedCall, reservation: LedgerReservation): Promise<void> {
     const { ingest, ledger, zone, settleHours, logger } = this.options;
     const days = { first: call.days[0], last: call.days[call.days.length - 1] };
+    const ticket = reservation.start();
+    if (!ticket) {
+      // The limit fell while the call waited for a slot (an OUT_OF_LIMIT block, night turned to day).
+      const held = await this.options.store.coverage(call.days);
+      const blocked = ledger.state().blockedUntil !== null;
+      throw this.quotaExhausted(call.days.filter((d) => !held.has(d)), held, {
+        rule: blocked ? 'OUT_OF_LIMIT' : 'HOURLY_LIMIT',
+        upstreamCode: blocked ? 'OUT_OF_LIMIT' : undefined,
+      });
+    }
+    const startedAt = this.options.clock.now();
     const started = performance.now();
     const ended = (outcome: UpstreamOutcome): void => {
       ticket.settle(outcome);
@@ -420,7 +732,7 @@ export class HistoryService {
         ledger.blockAfterOutOfLimit();
         const held = await this.options.store.coverage(call.days);
         const missing = call.days.filter((d) => !held.has(d));
-        throw this.quotaExhausted(missing.length ? missing : call.days, held, error.resultCode);
+        throw this.quotaExhausted(missing.length ? missing : call.days, held, { rule: 'OUT_OF_LIMIT', upstreamCode: error.resultCode });
       }
       if (error instanceof UpstreamProtocolError && error.complete) {
         // The same request would bring the same response: its days wait before they are asked again.

@@ -33,6 +33,8 @@ export function toGraphQLError(error: unknown): unknown {
     return new GraphQLError(error.message, {
       extensions: {
         code: 'QUOTA_EXHAUSTED',
+        // HOURLY_LIMIT, OUT_OF_LIMIT, MAX_CALLS_PER_REQUEST or API_KEY_SHARE: which rule refused.
+        rule: error.rule,
         retryAfterSeconds: error.retryAfterSeconds,
         callsNeeded: error.callsNeeded,
         // DAY or NIGHT: the hourly limit the calls fit in at the retry time; null: none (fewer days).

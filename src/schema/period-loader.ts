@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { RequestLimits } from '../config.js';
-import { type HistoryService, type PeriodAnswer, type PeriodQuery, periodQueryKey } from '../history/history-service.js';
+import { type HistoryService, type PeriodAnswer, type PeriodQuery, periodQueryKey, RequestBudget } from '../history/history-service.js';
 import { type RequestWork, tooLarge } from './request-work.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -19,7 +19,12 @@ export class PeriodLoader {
   /** The work the request's operations planned before they ran (see request-work.ts). */
   private readonly planned: RequestWork = { days: 0, calls: 0, values: 0 };
 
-  constructor(history: HistoryService, limits: RequestLimits) {
+  /** The upstream calls this request may still spend (MAX_CALLS_PER_REQUEST, the API key's share). */
+  private readonly budget: RequestBudget;
+
+  /** `apiKey`: a digest of the request's API key (never the key itself), for the key's share of the hour. */
+  constructor(history: HistoryService, limits: RequestLimits, apiKey?: string) {
+    this.budget = new RequestBudget(apiKey);
     this.loader = new DataLoader<PeriodQuery, PeriodAnswer, string>((keys) => {
       this.sent.days += this.asked.days;
       this.sent.calls += this.asked.calls;
@@ -28,7 +33,7 @@ export class PeriodLoader {
       // Counted again as the questions arrive, in case the plan missed some: the whole batch is
       // refused before anything is fetched.
       const refusal = tooLarge(this.sent, limits);
-      return refusal ? Promise.resolve(keys.map(() => refusal)) : history.answer(keys);
+      return refusal ? Promise.resolve(keys.map(() => refusal)) : history.answer(keys, this.budget);
     }, {
       // Identical questions in one request share one key, so they are answered once.
       cacheKeyFn: periodQueryKey,

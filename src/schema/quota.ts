@@ -9,7 +9,13 @@ const PeriodKindEnum = builder.enumType('PeriodKind', {
   } as const,
 });
 
-const QuotaRef = builder.objectRef<QuotaState & { zone: string }>('Quota').implement({
+interface QuotaView extends QuotaState {
+  zone: string;
+  maxDaysPerCall: number;
+  nextBackgroundAt: number | null;
+}
+
+const QuotaRef = builder.objectRef<QuotaView>('Quota').implement({
   description: 'The upstream call budget of GetHistoryOfServiceCalls as this server counts it (a sliding hour).',
   fields: (t) => ({
     periodKind: t.field({ type: PeriodKindEnum, description: 'Day or night now.', resolve: (q) => q.periodKind }),
@@ -23,6 +29,23 @@ const QuotaRef = builder.objectRef<QuotaState & { zone: string }>('Quota').imple
       description: 'When the next upstream call may be made; now when one may be made now.',
       resolve: (q) => ({ instant: q.nextCallAt, zone: q.zone }),
     }),
+    reserve: t.exposeInt('reserve', {
+      description: 'Calls per hour kept for interactive questions now (QUOTA_RESERVE): background work spends only above them.',
+    }),
+    backgroundUsedLastHour: t.exposeInt('backgroundLastHour', {
+      description: 'Of usedLastHour, the calls made by background work (refresh ahead, sealing, night backfill) of this server process.',
+    }),
+    maxDaysPerCall: t.exposeInt('maxDaysPerCall', {
+      description:
+        'The longest period (days) of one upstream call now: CONNECT_DAY_MAX_DAYS by day, CONNECT_NIGHT_MAX_DAYS at night ' +
+        '(lowered to the daytime length, and remembered, if the upstream refused a longer night period).',
+    }),
+    nextBackgroundAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When background work next has an upstream call to make, as its last run saw it; null when none is due.',
+      resolve: (q) => (q.nextBackgroundAt === null ? null : { instant: q.nextBackgroundAt, zone: q.zone }),
+    }),
   }),
 });
 
@@ -34,7 +57,13 @@ builder.queryField('quota', (t) =>
       'field of the same request, so it counts the upstream calls they made.',
     resolve: async (_root, _args, ctx) => {
       await ctx.periods.settled();
-      return { ...ctx.ledger.state(), zone: ctx.settings.connect.timeZone };
+      const now = ctx.clock.now();
+      return {
+        ...ctx.ledger.state(),
+        zone: ctx.settings.connect.timeZone,
+        maxDaysPerCall: ctx.history.maxDaysPerCallAt(now),
+        nextBackgroundAt: ctx.history.nextBackgroundAt,
+      };
     },
   }),
 );

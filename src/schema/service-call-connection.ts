@@ -213,8 +213,10 @@ export function periodQueryOf(
   }
   const first = args.first ?? DEFAULT_PAGE;
   if (first < 0 || first > MAX_PAGE) throw badUserInput('first', `must be between 0 and ${MAX_PAGE}`);
-  const maxAge = args.maxAge ?? ctx.settings.cacheMaxAgeSeconds;
-  if (maxAge < 0) throw badUserInput('maxAge', 'must not be negative');
+  const asked = args.maxAge ?? ctx.settings.cacheMaxAgeSeconds;
+  if (asked < 0) throw badUserInput('maxAge', 'must not be negative');
+  // A floor, so that no client (a dashboard asking maxAge: 0 every second) spends the hour on one day.
+  const maxAge = Math.max(asked, ctx.settings.economy.minMaxAgeSeconds);
   const after = args.after == null ? null : decodeCursor(args.after);
   if (args.after != null && after === null) throw badUserInput('after', 'is not a cursor of this API');
   return {
@@ -282,7 +284,9 @@ export const pageArgDescriptions = {
   after: 'Continue after this cursor (from edges.cursor or pageInfo.endCursor).',
   maxAge:
     'How old (seconds) a copy of an unsealed day (today, recent days) may be before it is refetched; ' +
-    'default CACHE_MAX_AGE_SECONDS. Sealed days are never refetched.',
+    'default CACHE_MAX_AGE_SECONDS; a smaller value than MIN_MAX_AGE_SECONDS (default 60) is raised to it. ' +
+    'Sealed days are never refetched. A day asked for in the last hour is refreshed in the background shortly ' +
+    'before it would be older than this, while the quota above the reserve allows.',
 } as const;
 
 builder.queryField('serviceCalls', (t) =>

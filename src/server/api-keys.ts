@@ -4,6 +4,12 @@ import type { Plugin } from 'graphql-yoga';
 
 const digest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
 
+/** The bearer token of a request, as a hex digest (never the key itself): whom the key's share of the hour is counted for. */
+export function apiKeyDigest(request: Request): string | undefined {
+  const match = /^Bearer\s+(.+)$/i.exec((request.headers.get('authorization') ?? '').trim());
+  return match ? digest(match[1] as string).toString('hex') : undefined;
+}
+
 /** With API_KEYS set, every GraphQL operation needs `Authorization: Bearer <key>`; GraphiQL's page still loads. */
 export function useApiKeys(keys: readonly string[]): Plugin {
   const known = keys.map(digest);

@@ -2,6 +2,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Settings } from '../config.js';
 import { createHistory, type History } from '../history/create-history.js';
+import { startBackgroundWork } from '../history/background-schedule.js';
 import { startRetention } from '../history/retention.js';
 import { type Simulator, startSimulator } from '../simulator/server.js';
 import type { Clock } from '../time/clock.js';
@@ -81,6 +82,7 @@ export async function startServer(configured: Settings, clock: Clock, logger: Lo
   const stopRetention = settings.retentionDays
     ? startRetention({ history, clock, zone: c.timeZone, days: settings.retentionDays, logger })
     : () => undefined;
+  const stopBackground = startBackgroundWork({ history, logger });
   let step: DrainStep = 'not draining';
   const draining = (): boolean => step !== 'not draining';
   const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: simulator !== undefined, isReady: () => !draining(), metrics });
@@ -135,6 +137,7 @@ export async function startServer(configured: Settings, clock: Clock, logger: Lo
     // Upstream calls outlive the requests that started them when a client went away.
     step = 'upstream calls';
     stopRetention();
+    stopBackground();
     await history.drain();
     await core.close();
     step = 'demo simulator';

@@ -64,11 +64,22 @@ class ScriptedSource implements HistorySource {
 /** Every call of an answer, in history order. */
 const idsOf = async (answer: PeriodAnswer): Promise<string[]> => (await answer.page(null, 1_000_000)).calls.map((c) => c.callId);
 
-function setUp(now: string, limits: { day?: number; night?: number } = {}, logger?: Logger) {
+/**
+ * `maxCallsPerRequest` defaults to more than any hour allows here, so that the tests of the hourly
+ * limit are not cut short by the share of one request (tested on its own below).
+ */
+function setUp(
+  now: string,
+  limits: { day?: number; night?: number; maxCallsPerRequest?: number; reserve?: { day: number; night: number }; backfillDays?: number; concurrency?: number } = {},
+  logger?: Logger,
+) {
   const clock = new ManualClock(at(now));
   const data = new SimulatedHistory({ seed: 5, callsPerDay: 50, zone: ZONE, clock });
   const source = new ScriptedSource(data);
-  const ledger = new QuotaLedger({ zone: ZONE, dayHours: { from: 8, to: 20 }, dayLimit: limits.day ?? 10, nightLimit: limits.night ?? 50 }, clock);
+  const ledger = new QuotaLedger(
+    { zone: ZONE, dayHours: { from: 8, to: 20 }, dayLimit: limits.day ?? 10, nightLimit: limits.night ?? 50, reserve: limits.reserve },
+    clock,
+  );
   const store = new MemoryHistoryStore(ZONE);
   const service = new HistoryService({
     store,
@@ -80,6 +91,9 @@ function setUp(now: string, limits: { day?: number; night?: number } = {}, logge
     nightMaxDays: 7,
     settleHours: 2,
     failedRetryMs: HOUR,
+    maxCallsPerRequest: limits.maxCallsPerRequest ?? 1000,
+    backfillDays: limits.backfillDays,
+    concurrency: limits.concurrency,
     logger,
   });
   const ask = async (from: string, to: string, maxAgeMs = 15 * MIN): Promise<PeriodAnswer> => {
@@ -181,18 +195,19 @@ describe('HistoryService', () => {
   });
 
   describe('retryAfterSeconds: when the calls still needed fit, so a retry then succeeds', () => {
-    it('a 90-day question by day: 10 calls now, the other 3 fit an hour later, and the retry then completes', async () => {
+    it('a 90-day question by day: 10 calls now, the other 4 fit an hour later, and the retry then completes', async () => {
       const { clock, source, service, expected } = setUp('2024-03-20T10:00:00');
       const query: PeriodQuery = { from: at('2023-12-01T00:00:00'), to: at('2024-02-29T00:00:00'), maxAgeMs: 15 * MIN, filter: {} };
       const [refused] = await service.answer([query]);
       expect(refused).toBeInstanceOf(QuotaExhaustedError);
-      expect(refused).toMatchObject({ retryAfterSeconds: 3600, callsNeeded: 3, fitsIn: 'DAY' });
+      // 2023-12-01 .. 2024-02-28 touch 14 grid weeks (2023-11-27 .. 2024-03-03).
+      expect(refused).toMatchObject({ retryAfterSeconds: 3600, callsNeeded: 4, fitsIn: 'DAY' });
       expect(source.requests).toHaveLength(10);
       clock.advance((refused as QuotaExhaustedError).retryAfterSeconds * 1000);
       const [answer] = await service.answer([query]);
       expect(answer).not.toBeInstanceOf(Error);
       expect(await idsOf(answer as PeriodAnswer)).toEqual(expected('2023-12-01T00:00:00', '2024-02-29T00:00:00'));
-      expect(source.requests).toHaveLength(13);
+      expect(source.requests).toHaveLength(14);
     });
 
     it('a year by day needs more calls than a daytime hour allows: it says so, and they fit at night', async () => {
@@ -200,13 +215,13 @@ describe('HistoryService', () => {
       const query: PeriodQuery = { from: at('2023-03-19T00:00:00'), to: at('2024-03-19T00:00:00'), maxAgeMs: 15 * MIN, filter: {} };
       const [refused] = await service.answer([query]);
       expect(source.requests).toHaveLength(10);
-      // 366 days are 53 calls of 7 days: 43 are left, more than 10 a daytime hour; the night allows 50.
-      expect(refused).toMatchObject({ retryAfterSeconds: 10 * 3600, callsNeeded: 43, fitsIn: 'NIGHT' });
+      // 366 days touch 54 grid weeks (2023-03-13 .. 2024-03-24): 44 are left, more than 10 a daytime hour; the night allows 50.
+      expect(refused).toMatchObject({ retryAfterSeconds: 10 * 3600, callsNeeded: 44, fitsIn: 'NIGHT' });
       expect((refused as Error).message).toMatch(/more than the daytime limit of 10 an hour: they fit the night limit from 2024-03-20T20:00:00\+03:00/);
       clock.advance((refused as QuotaExhaustedError).retryAfterSeconds * 1000);
       const [answer] = await service.answer([query]);
       expect(answer).not.toBeInstanceOf(Error);
-      expect(source.requests).toHaveLength(53);
+      expect(source.requests).toHaveLength(54);
     });
 
     it('when no hour allows the calls, it says to ask for fewer days and when the next part can be fetched', async () => {
@@ -214,7 +229,7 @@ describe('HistoryService', () => {
       const query: PeriodQuery = { from: at('2023-03-19T00:00:00'), to: at('2024-03-19T00:00:00'), maxAgeMs: 15 * MIN, filter: {} };
       const [refused] = await service.answer([query]);
       expect(source.requests).toHaveLength(10);
-      expect(refused).toMatchObject({ retryAfterSeconds: 3600, callsNeeded: 43, fitsIn: null });
+      expect(refused).toMatchObject({ retryAfterSeconds: 3600, callsNeeded: 44, fitsIn: null });
       expect((refused as Error).message).toMatch(/more than any hour allows \(10 by day, 20 at night\): ask for fewer days/);
     });
   });
@@ -223,10 +238,11 @@ describe('HistoryService', () => {
     const lines: string[] = [];
     const { source, service } = setUp('2024-03-20T10:00:00', {}, createLogger({ level: 'warn', destination: { write: (line: string) => lines.push(line) } }));
     const call = { callId: 'c1', clientId: null, serviceUserId: null, serviceId: null, callTime: at('2024-03-19T10:00:00'), callerId: null, calleeId: null, callResult: 'SUCCESSFUL' as const, durationSeconds: 5 };
+    // The call brings the grid week so far: Monday 2024-03-18 to today.
     source.answerNext([call, { ...call, durationSeconds: 6 }]);
     const [answer] = await service.answer([{ from: at('2024-03-19T00:00:00'), to: at('2024-03-20T00:00:00'), maxAgeMs: 0, filter: {} }]);
     expect(await (answer as PeriodAnswer).stats()).toMatchObject({ total: 1, totalDurationSeconds: 5 });
-    expect(lines.join('')).toContain('"message":"upstream listed calls more than once; each CallID is counted once, its first row kept","first":"2024-03-19","last":"2024-03-19","duplicateRows":1');
+    expect(lines.join('')).toContain('"message":"upstream listed calls more than once; each CallID is counted once, its first row kept","first":"2024-03-18","last":"2024-03-20","duplicateRows":1');
     expect(source.requests).toHaveLength(1);
   });
 });

@@ -39,7 +39,9 @@ afterEach(async () => {
 async function serve(now: string, answers: Record<string, CannedResponse>, env: Record<string, string> = {}) {
   const clock = new ManualClock(at(now));
   upstream = await startCaseUpstream((periodFrom) => answers[periodFrom.slice(0, 10)]);
-  server = startGraphQL({ clock, upstream, env });
+  // Each canned response answers a period of one day: calls are one day long (the grid's 1-day pieces),
+  // so no call is filled with the days beside it.
+  server = startGraphQL({ clock, upstream, env: { CONNECT_DAY_MAX_DAYS: '1', CONNECT_NIGHT_MAX_DAYS: '1', ...env } });
   return { clock, upstream, server };
 }
 
@@ -128,8 +130,8 @@ describe('shared/cases through GraphQL', () => {
     expect(await count(day('2019-09-27'))).toBe(2);
     expect(await count(day('2019-09-26', '2019-09-27'))).toBe(5);
     expect(up.requests).toEqual(['2019-09-26T00:00:00', '2019-09-27T00:00:00']);
-    // The 27th is today: refetched when maxAge asks, and the counts stay.
-    clock.advance(60_000);
+    // The 27th is today: refetched when maxAge asks (0 is raised to MIN_MAX_AGE_SECONDS, 60), and the counts stay.
+    clock.advance(120_000);
     expect(await count(day('2019-09-27'), 0)).toBe(2);
     expect(up.requests).toHaveLength(3);
     expect(await count(day('2019-09-26', '2019-09-27'))).toBe(5);

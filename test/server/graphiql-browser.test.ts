@@ -36,7 +36,7 @@ function leavesTheMachine(url: string): boolean {
 }
 
 describe('GraphiQL in a real browser', () => {
-  it('loads offline, runs the demo default query and shows its totalCount, with one upstream call', async () => {
+  it('loads offline, runs the demo default query and shows its totalCount, with one upstream call per grid block', async () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(
         `Chromium is not installed at ${CHROMIUM}: this test needs Debian's package. ` +
@@ -109,8 +109,10 @@ describe('GraphiQL in a real browser', () => {
     expect(result.errors).toBeUndefined();
     const totalCount = result.data?.serviceCalls.totalCount ?? 0;
     expect(totalCount).toBeGreaterThan(100);
-    // The whole week came in one upstream call to the simulator.
-    expect(result.data?.quota.usedLastHour).toBe(1);
+    // The seven days came in one upstream call to the simulator per block of the calendar grid they touch (one or two).
+    const calls = result.data?.quota.usedLastHour ?? 0;
+    expect(calls).toBeGreaterThanOrEqual(1);
+    expect(calls).toBeLessThanOrEqual(2);
 
     // The result pane shows it.
     const response = page.locator('.graphiql-response').first();
@@ -128,7 +130,7 @@ describe('GraphiQL in a real browser', () => {
       body: JSON.stringify({ query: '{ quota { usedLastHour } }' }),
       signal: AbortSignal.timeout(WAIT_MS),
     });
-    expect(((await quota.json()) as { data: { quota: { usedLastHour: number } } }).data.quota.usedLastHour).toBe(1);
+    expect(((await quota.json()) as { data: { quota: { usedLastHour: number } } }).data.quota.usedLastHour).toBe(calls);
 
     expect(outside, 'requests that would leave this machine').toEqual([]);
     expect(requested.filter(leavesTheMachine)).toEqual([]);

@@ -59,7 +59,7 @@ describe('schema', () => {
     const connection = schema.getType('ServiceCallConnection');
     const stats = isObjectType(connection) ? getNamedType(connection.getFields().stats?.type) : undefined;
     expect(fields(String(stats))).toEqual(['averageDurationSeconds', 'successful', 'total', 'totalDurationSeconds', 'unsuccessful']);
-    expect(fields('Quota')).toEqual(['limitPerHour', 'nextCallAt', 'periodKind', 'remaining', 'usedLastHour']);
+    expect(fields('Quota')).toEqual(['backgroundUsedLastHour', 'limitPerHour', 'maxDaysPerCall', 'nextBackgroundAt', 'nextCallAt', 'periodKind', 'remaining', 'reserve', 'usedLastHour']);
     expect(fields('Freshness')).toEqual(['asOf', 'stale']);
     const enumValues = (name: string): string[] => {
       const type = schema.getType(name);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ServiceCall } from '../../src/domain/service-call.js';
-import { daysOfPeriod, planFetches } from '../../src/history/fetch-planner.js';
+import { daysOfPeriod, gridBlockOf, planFetches } from '../../src/history/fetch-planner.js';
 import { addDays, localDayOf } from '../../src/time/zone.js';
 import type { ServiceCallFilter, ServiceCallsPageQuery } from '../graphql/graphql.js';
 import { type GraphQLResponse, type Harness, startHarness } from '../support/harness.js';
@@ -164,7 +164,7 @@ describe('serviceCalls: batching and single flight', () => {
 });
 
 describe('serviceCalls: long periods', () => {
-  it('fetches a 30-day period by day in 5 calls of at most 7 days', async () => {
+  it('fetches a 30-day period by day in 5 calls, the grid weeks it touches', async () => {
     const h = await start({ now: WEDNESDAY_10 });
     const filter = week('2024-02-01', 30);
     const { data, errors } = await h.query(CallCount, { filter });
@@ -172,16 +172,22 @@ describe('serviceCalls: long periods', () => {
     expect(data?.serviceCalls?.totalCount).toBe(expectedCalls(h, filter).length);
     expect(h.upstreamCalls()).toBe(5);
     const lengths = h.simulator.received.map((r) => ((r.params?.periodTo ?? 0) - (r.params?.periodFrom ?? 0)) / (24 * HOUR));
-    expect(lengths).toEqual([7, 7, 7, 7, 2]);
+    // Thursday 2024-02-01 .. Thursday 2024-03-01: the weeks of Monday 2024-01-29 .. Sunday 2024-03-03.
+    expect(lengths).toEqual([7, 7, 7, 7, 7]);
+    expect(new Date(h.simulator.received[0]?.params?.periodFrom ?? 0).toISOString()).toBe('2024-01-28T21:00:00.000Z');
   });
 
-  it('fetches the same period at night in one call when CONNECT_NIGHT_MAX_DAYS=31', async () => {
-    const h = await start({ now: '2024-03-20T23:00:00+03:00', env: { CONNECT_NIGHT_MAX_DAYS: '31' } });
+  it('fetches the same period at night in the 4-week blocks it touches (CONNECT_NIGHT_MAX_DAYS 31 by default)', async () => {
+    const h = await start({ now: '2024-03-20T23:00:00+03:00' });
     const filter = week('2024-02-01', 30);
     const { data, errors } = await h.query(CallCount, { filter });
     expect(errors).toBeUndefined();
     expect(data?.serviceCalls?.totalCount).toBe(expectedCalls(h, filter).length);
-    expect(h.upstreamCalls()).toBe(1);
+    const blocks = new Set(Array.from({ length: 30 }, (_, i) => gridBlockOf(addDays('2024-02-01', i), 31).first));
+    expect(blocks.size).toBe(2);
+    expect(h.upstreamCalls()).toBe(2);
+    const lengths = h.simulator.received.map((r) => ((r.params?.periodTo ?? 0) - (r.params?.periodFrom ?? 0)) / (24 * HOUR));
+    expect(lengths).toEqual([28, 28]);
   });
 });
 
@@ -195,7 +201,7 @@ describe('serviceCalls: quota', () => {
     expect(h.upstreamCalls()).toBe(3);
     const refused = await h.query(CallCount, { filter: week('2024-02-26') });
     expect(refused.data).toEqual({ serviceCalls: null });
-    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXHAUSTED', retryAfterSeconds: 3600 - 3 * 60, callsNeeded: 1, fitsIn: 'DAY' });
+    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXHAUSTED', rule: 'HOURLY_LIMIT', retryAfterSeconds: 3600 - 3 * 60, callsNeeded: 1, fitsIn: 'DAY' });
     expect(h.upstreamCalls()).toBe(3);
     expect((await h.query(Quota)).data?.quota).toEqual({
       periodKind: 'DAY',
@@ -220,7 +226,7 @@ describe('serviceCalls: quota', () => {
       expect((await h.query(CallCount, { filter: week(day) })).errors).toBeUndefined();
     }
     const refused = await h.query(CallCount, { filter: week('2024-02-26') });
-    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXHAUSTED', retryAfterSeconds: 120, callsNeeded: 1, fitsIn: 'NIGHT' });
+    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXHAUSTED', rule: 'HOURLY_LIMIT', retryAfterSeconds: 120, callsNeeded: 1, fitsIn: 'NIGHT' });
     h.clock.set(Date.parse('2024-03-20T20:00:00+03:00'));
     expect((await h.query(Quota)).data?.quota).toMatchObject({ periodKind: 'NIGHT', limitPerHour: 5, remaining: 2 });
     expect((await h.query(CallCount, { filter: week('2024-02-26') })).errors).toBeUndefined();
@@ -233,6 +239,7 @@ describe('serviceCalls: quota', () => {
     const refused = await h.query(CallCount, { filter: week('2024-03-04') });
     expect(refused.errors?.[0]?.extensions).toEqual({
       code: 'QUOTA_EXHAUSTED',
+      rule: 'OUT_OF_LIMIT',
       upstreamCode: 'OUT_OF_LIMIT',
       retryAfterSeconds: 3600,
       callsNeeded: 1,
@@ -244,6 +251,7 @@ describe('serviceCalls: quota', () => {
     const blocked = await h.query(CallCount, { filter: week('2024-02-26') });
     expect(blocked.errors?.[0]?.extensions).toEqual({
       code: 'QUOTA_EXHAUSTED',
+      rule: 'OUT_OF_LIMIT',
       upstreamCode: 'OUT_OF_LIMIT',
       retryAfterSeconds: 1800,
       callsNeeded: 1,
