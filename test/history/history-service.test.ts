@@ -1,110 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { ServiceCall } from '../../src/domain/service-call.js';
 import { QuotaExhaustedError } from '../../src/history/history-errors.js';
-import { HistoryService, type HistorySource, type PeriodAnswer, type PeriodQuery } from '../../src/history/history-service.js';
-import { InProcessIngest } from '../../src/history/history-ingest.js';
-import { MemoryHistoryStore } from '../../src/history/memory-history-store.js';
+import type { PeriodAnswer, PeriodQuery } from '../../src/history/history-service.js';
 import { firstKeptDay, startRetention } from '../../src/history/retention.js';
-import { QuotaLedger } from '../../src/history/quota-ledger.js';
-import { SimulatedHistory } from '../../src/simulator/dataset.js';
-import { ManualClock } from '../../src/time/clock.js';
+import { createLogger } from '../../src/server/logger.js';
 import { UpstreamOutOfLimitError, UpstreamUnavailableError } from '../../src/upstream/errors.js';
-import type { HistoryRequest } from '../../src/upstream/history-request.js';
-import { createLogger, type Logger } from '../../src/server/logger.js';
-
-const ZONE = 'Europe/Moscow';
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-const at = (moscow: string): number => Date.parse(`${moscow}+03:00`);
-
-/** A source over generated history that counts its calls and can be held, made to fail, or given rows. */
-class ScriptedSource implements HistorySource {
-  readonly requests: HistoryRequest[] = [];
-  private failures: Error[] = [];
-  private answers: ServiceCall[][] = [];
-  private gate: Promise<void> | null = null;
-  private release: (() => void) | null = null;
-
-  constructor(private readonly data: SimulatedHistory) {}
-
-  failNext(error: Error): void {
-    this.failures.push(error);
-  }
-
-  /** The next call answers exactly these rows. */
-  answerNext(calls: ServiceCall[]): void {
-    this.answers.push(calls);
-  }
-
-  hold(): void {
-    this.gate = new Promise((resolve) => {
-      this.release = resolve;
-    });
-  }
-
-  open(): void {
-    this.release?.();
-    this.gate = null;
-  }
-
-  async *history(request: HistoryRequest): AsyncGenerator<ServiceCall[]> {
-    this.requests.push(request);
-    // Rows as of the moment the call is made, like the real service.
-    const calls = this.answers.shift() ?? this.data.callsBetween(request.periodFrom as number, request.periodTo as number);
-    if (this.gate) await this.gate;
-    const failure = this.failures.shift();
-    if (failure) {
-      yield calls.slice(0, 3); // some rows first: they must not be kept
-      throw failure;
-    }
-    yield calls;
-  }
-}
-
-/** Every call of an answer, in history order. */
-const idsOf = async (answer: PeriodAnswer): Promise<string[]> => (await answer.page(null, 1_000_000)).calls.map((c) => c.callId);
-
-/**
- * `maxCallsPerRequest` defaults to more than any hour allows here, so that the tests of the hourly
- * limit are not cut short by the share of one request (tested on its own below).
- */
-function setUp(
-  now: string,
-  limits: { day?: number; night?: number; maxCallsPerRequest?: number; reserve?: { day: number; night: number }; backfillDays?: number; concurrency?: number } = {},
-  logger?: Logger,
-) {
-  const clock = new ManualClock(at(now));
-  const data = new SimulatedHistory({ seed: 5, callsPerDay: 50, zone: ZONE, clock });
-  const source = new ScriptedSource(data);
-  const ledger = new QuotaLedger(
-    { zone: ZONE, dayHours: { from: 8, to: 20 }, dayLimit: limits.day ?? 10, nightLimit: limits.night ?? 50, reserve: limits.reserve },
-    clock,
-  );
-  const store = new MemoryHistoryStore(ZONE);
-  const service = new HistoryService({
-    store,
-    ingest: new InProcessIngest(source, store),
-    ledger,
-    clock,
-    zone: ZONE,
-    dayMaxDays: 7,
-    nightMaxDays: 7,
-    settleHours: 2,
-    failedRetryMs: HOUR,
-    maxCallsPerRequest: limits.maxCallsPerRequest ?? 1000,
-    backfillDays: limits.backfillDays,
-    concurrency: limits.concurrency,
-    logger,
-  });
-  const ask = async (from: string, to: string, maxAgeMs = 15 * MIN): Promise<PeriodAnswer> => {
-    const query: PeriodQuery = { from: at(from), to: at(to), maxAgeMs, filter: {} };
-    const [answer] = await service.answer([query]);
-    if (answer instanceof Error) throw answer;
-    return answer as PeriodAnswer;
-  };
-  const expected = (from: string, to: string): string[] => data.callsBetween(at(from), at(to)).map((c) => c.callId);
-  return { clock, source, service, ask, expected, ledger };
-}
+import { at, HOUR, idsOf, MIN, setUp, ZONE } from '../support/history-service-setup.js';
 
 describe('HistoryService', () => {
   it('serves the held copy, flagged stale, when a refresh fails, and keeps nothing of the failed call', async () => {
@@ -158,7 +58,7 @@ describe('HistoryService', () => {
     const first = service.answer([today]);
     const second = service.answer([{ ...today, filter: { callResult: 'SUCCESSFUL' } }]);
     await new Promise((resolve) => setImmediate(resolve));
-    source.open();
+    source.release();
     const [[a], [b]] = await Promise.all([first, second]);
     expect(a).toMatchObject({ stale: false, asOf: at('2024-03-20T10:20:00') });
     expect(b).toMatchObject({ stale: false, asOf: at('2024-03-20T10:20:00') });
@@ -187,7 +87,7 @@ describe('HistoryService', () => {
     const pending = service.answer([{ from: at('2024-03-20T00:00:00'), to: at('2024-03-22T00:00:00'), maxAgeMs: 15 * MIN, filter: {} }]);
     await new Promise((resolve) => setImmediate(resolve));
     clock.advance(2000); // 2024-03-21T00:00:01
-    source.open();
+    source.release();
     const [answer] = await pending;
     expect(answer).not.toBeInstanceOf(Error);
     expect(await idsOf(answer as PeriodAnswer)).toEqual(expected('2024-03-20T00:00:00', '2024-03-20T23:59:59'));
