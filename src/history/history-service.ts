@@ -61,7 +61,7 @@ export interface PeriodQuery {
  * (a field that asks only for totals reads no page, and one that asks for a page computes no totals).
  */
 export interface PeriodAnswer {
-  /** When the oldest copy of the days used was fetched (epoch ms). */
+  /** When the oldest copy of the unsealed days used was fetched (epoch ms); of the sealed ones when all are sealed. */
   asOf: number;
   /** Some day used is older than the query accepts, because no upstream call could be made. */
   stale: boolean;
@@ -194,7 +194,9 @@ export class HistoryService {
     const sources = new Map<AnswerSource, number>();
     const answers = queries.map((query, i): PeriodAnswer | Error => {
       const days = daysByQuery[i] as LocalDay[];
+      // Sealed copies never change: their age says nothing of the answer's, unless all are sealed.
       let asOf = Number.POSITIVE_INFINITY;
+      let sealedAsOf = Number.POSITIVE_INFINITY;
       let stale = false;
       for (const day of days) {
         const state = dayState(day, coverage.get(day), query.maxAgeMs, asked, this.options.zone);
@@ -205,8 +207,11 @@ export class HistoryService {
           return failures.get(day) ?? new Error(`history day ${day} is missing without a recorded failure`);
         }
         if (state === 'stale') stale = true;
-        asOf = Math.min(asOf, (coverage.get(day) as DayCoverage).fetchedAt);
+        const fetchedAt = (coverage.get(day) as DayCoverage).fetchedAt;
+        if (state === 'sealed') sealedAsOf = Math.min(sealedAsOf, fetchedAt);
+        else asOf = Math.min(asOf, fetchedAt);
       }
+      if (!Number.isFinite(asOf)) asOf = sealedAsOf;
       const source: AnswerSource = days.some((d) => fetched.has(d)) ? 'fetched' : 'held';
       sources.set(source, (sources.get(source) ?? 0) + 1);
       return this.answerOf(query, Number.isFinite(asOf) ? asOf : asked, stale);
@@ -561,6 +566,7 @@ export class HistoryService {
   private async backgroundWork(): Promise<BackgroundRun> {
     const { ledger, zone, clock } = this.options;
     const waits: Array<Promise<void>> = [];
+    const refreshed: Array<{ day: LocalDay; maxAgeMs: number }> = [];
     let deferred = 0;
     await this.lock.run(async () => {
       const now = clock.now();
@@ -581,7 +587,10 @@ export class HistoryService {
         if (!held || held.sealed) continue;
         const due = held.fetchedAt + asked.maxAgeMs - BACKGROUND_INTERVAL_MS;
         // A maxAge the copy is already older than: the planner takes it as stale.
-        if (now >= due) needs.set(day, Math.max(0, now - held.fetchedAt - 1));
+        if (now >= due) {
+          needs.set(day, Math.max(0, now - held.fetchedAt - 1));
+          refreshed.push({ day, maxAgeMs: asked.maxAgeMs });
+        }
         else next = Math.min(next, due);
       }
       for (const day of recent) {
@@ -610,6 +619,14 @@ export class HistoryService {
       this.nextBackground = Number.isFinite(next) ? next : null;
     });
     await Promise.all(waits);
+    if (refreshed.length) {
+      // The days just refreshed are due again one maxAge after their new copies.
+      const coverage = await this.coverage(refreshed.map((r) => r.day));
+      for (const { day, maxAgeMs } of refreshed) {
+        const held = coverage.get(day);
+        if (held && !held.sealed) this.nextBackground = Math.min(this.nextBackground ?? Infinity, held.fetchedAt + maxAgeMs - BACKGROUND_INTERVAL_MS);
+      }
+    }
     return { calls: waits.length, deferred };
   }
 

@@ -137,7 +137,9 @@ const Freshness = builder.objectRef<PeriodAnswer>('Freshness').implement({
   fields: (t) => ({
     asOf: t.field({
       type: 'DateTime',
-      description: 'When the oldest copy of the days used was fetched from the upstream.',
+      description:
+        'When the oldest copy of the days used that can still change (unsealed: today, recent days) was fetched from the ' +
+        'upstream; when every day used is sealed (final), when the oldest of their copies was fetched.',
       resolve: (a, _args, ctx) => ({ instant: a.asOf, zone: ctx.settings.connect.timeZone }),
     }),
     stale: t.boolean({
