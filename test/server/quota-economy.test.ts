@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { gridBlockOf } from '../../src/history/fetch-planner.js';
 import type { ServiceCall } from '../../src/domain/service-call.js';
 import { createLogger } from '../../src/server/logger.js';
 import { addDays, type LocalDay } from '../../src/time/zone.js';
@@ -315,6 +319,34 @@ describe('the night period cap learnt from the upstream', () => {
     expect(h.simulator.received.slice(10).map((r) => r.outcome)).toEqual(Array(5).fill('success'));
     expect(periodLengths(h).slice(10)).toEqual(Array(5).fill(7));
     expect(nightCapLogged()).toBe(1);
+  });
+});
+
+describe('the night period cap survives a restart', () => {
+  it('learnt by one server, kept in quota.sqlite: the next server on the same DATA_DIR plans 7-day night calls from the start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'connect-calls-night-cap-'));
+    try {
+      const first = await startHarness({ now: WEDNESDAY_23, env: { DATA_DIR: dir }, simulator: { nightMaxDays: 7 } });
+      try {
+        expect((await first.query(CallCount, { filter: period(gridBlockOf('2024-02-01', 31).first, 28) })).errors).toBeUndefined();
+        // One refused 4-week call, then its 4 weeks.
+        expect(first.upstreamCalls()).toBe(5);
+      } finally {
+        await first.close();
+      }
+      const second = await startHarness({ now: WEDNESDAY_23, env: { DATA_DIR: dir }, simulator: { nightMaxDays: 7 } });
+      try {
+        expect((await second.query(EconomyQuota)).data?.quota).toMatchObject({ periodKind: 'NIGHT', maxDaysPerCall: 7 });
+        const earlier = addDays(gridBlockOf('2024-02-01', 31).first, -28);
+        const { errors } = await second.query(CallCount, { filter: period(earlier, 28) });
+        expect(errors).toBeUndefined();
+        expect(second.simulator.received.map((r) => r.outcome)).toEqual(Array(4).fill('success'));
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
