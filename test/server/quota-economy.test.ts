@@ -1,14 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gridBlockOf } from '../../src/history/fetch-planner.js';
 import type { ServiceCall } from '../../src/domain/service-call.js';
 import { createLogger } from '../../src/server/logger.js';
 import { addDays, type LocalDay } from '../../src/time/zone.js';
 import { graphql } from '../graphql/index.js';
 import type { ServiceCallFilter } from '../graphql/graphql.js';
-import { type GraphQLResponse, type Harness, startHarness } from '../support/harness.js';
+import { type GraphQLResponse, type Harness, harnessPerTest, startHarness } from '../support/harness.js';
 import { CallCount } from '../support/operations.js';
 
 /**
@@ -42,16 +42,7 @@ const WEDNESDAY_10 = '2024-03-20T10:00:00+03:00';
 /** The same Wednesday, 23:00 in Moscow: night (limit 50 an hour). */
 const WEDNESDAY_23 = '2024-03-20T23:00:00+03:00';
 
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
-async function start(options: Parameters<typeof startHarness>[0]): Promise<Harness> {
-  harness = await startHarness(options);
-  return harness;
-}
+const start = harnessPerTest();
 
 function period(firstDay: LocalDay, days: number): ServiceCallFilter {
   return { periodFrom: `${firstDay}T00:00:00`, periodTo: `${addDays(firstDay, days)}T00:00:00` };

@@ -1,9 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type ServiceCall } from '../../src/domain/service-call.js';
 import { daysOfPeriod, gridBlockOf, planFetches } from '../../src/history/fetch-planner.js';
 import { addDays, localDayOf } from '../../src/time/zone.js';
 import type { ServiceCallFilter, ServiceCallsPageQuery } from '../graphql/graphql.js';
-import { type GraphQLResponse, type Harness, startHarness } from '../support/harness.js';
+import { type GraphQLResponse, type Harness, harnessPerTest } from '../support/harness.js';
 import { CallCount, FiveOverlappingPeriods, Quota, ServiceCallsPage } from '../support/operations.js';
 
 const ZONE = 'Europe/Moscow';
@@ -12,16 +12,7 @@ const HOUR = 60 * MIN;
 /** A Wednesday, 10:00 in Moscow: daytime. */
 const WEDNESDAY_10 = '2024-03-20T10:00:00+03:00';
 
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
-async function start(options: Parameters<typeof startHarness>[0]): Promise<Harness> {
-  harness = await startHarness(options);
-  return harness;
-}
+const start = harnessPerTest();
 
 function week(firstDay: string, days = 7): ServiceCallFilter {
   return { periodFrom: `${firstDay}T00:00:00`, periodTo: `${addDays(firstDay, days)}T00:00:00` };

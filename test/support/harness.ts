@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { print } from 'graphql';
+import { afterEach } from 'vitest';
 import { loadSettings, type Settings } from '../../src/config.js';
 import { createHistory } from '../../src/history/create-history.js';
 import type { HistoryService } from '../../src/history/history-service.js';
@@ -124,5 +125,21 @@ export async function startHarness(options: {
       await server.close();
       await simulator.close();
     },
+  };
+}
+
+/**
+ * For a test file whose tests each start one harness: returns the function that starts it; the
+ * harness is closed after each test.
+ */
+export function harnessPerTest(): (options: Parameters<typeof startHarness>[0]) => Promise<Harness> {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+  return async (options) => {
+    harness = await startHarness(options);
+    return harness;
   };
 }
