@@ -153,8 +153,8 @@ export async function runEconomyBench(): Promise<void> {
       DATA_DIR: dataDir,
     });
     core = createHistory(settings, clock, { logger: silentLogger, ingest: 'in-process' });
-    const { history, ledger } = core;
-    const yoga = buildYoga({ settings, clock, ledger, history, logger: silentLogger, demo: false });
+    const { history, quota } = core;
+    const yoga = buildYoga({ settings, clock, quota, history, logger: silentLogger, demo: false });
     const workload = buildWorkload(simulator.history, settings.cacheMaxAgeSeconds);
     const today = WORKLOAD.today;
 

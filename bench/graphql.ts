@@ -69,8 +69,8 @@ export async function runGraphqlBench(): Promise<void> {
       DATA_DIR: dataDir,
     });
     core = createHistory(settings, clock, { logger: silentLogger });
-    const { history, ledger } = core;
-    const yoga = buildYoga({ settings, clock, ledger, history, logger: silentLogger, demo: false });
+    const { history, quota } = core;
+    const yoga = buildYoga({ settings, clock, quota, history, logger: silentLogger, demo: false });
 
     const warm = await yoga.fetch('http://bench/graphql', {
       method: 'POST',

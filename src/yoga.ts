@@ -4,7 +4,7 @@ import type { GraphQLError } from 'graphql';
 import { createYoga, type GraphiQLOptions, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Settings } from './config.js';
 import type { HistoryService } from './history/history-service.js';
-import type { QuotaLedger } from './history/quota-ledger.js';
+import type { QuotaAuthority } from './history/quota-authority.js';
 import type { GraphQLContext } from './schema/context.js';
 import { schema } from './schema/index.js';
 import { PeriodLoader } from './schema/period-loader.js';
@@ -20,7 +20,7 @@ import type { Clock } from './time/clock.js';
 export interface YogaDependencies {
   settings: Settings;
   clock: Clock;
-  ledger: QuotaLedger;
+  quota: QuotaAuthority;
   history: HistoryService;
   logger: Logger;
   /** True when the built-in simulator stands in for 1C-Connect. */
@@ -100,7 +100,7 @@ export function buildYoga(deps: YogaDependencies): ConnectYoga {
         periods = new PeriodLoader(history, settings.requestLimits, apiKeyDigest(request));
         loaders.set(request, periods);
       }
-      return { settings, clock: deps.clock, ledger: deps.ledger, history, periods };
+      return { settings, clock: deps.clock, quota: deps.quota, history, periods };
     },
   });
 }

@@ -9,6 +9,7 @@ import { type HistoryIngest, type HistorySource, InProcessIngest } from './histo
 import { HistoryService } from './history-service.js';
 import type { HistoryStore } from './history-store.js';
 import { MemoryHistoryStore } from './memory-history-store.js';
+import { LocalQuota, type QuotaAuthority } from './quota-authority.js';
 import { QuotaLedger } from './quota-ledger.js';
 import { SqliteHistoryStore } from './sqlite/sqlite-history-store.js';
 import { SqliteQuotaJournal } from './sqlite/sqlite-quota-journal.js';
@@ -16,7 +17,8 @@ import { WorkerIngest } from './sqlite/worker-ingest.js';
 
 export interface History {
   history: HistoryService;
-  ledger: QuotaLedger;
+  /** Where an upstream call is allowed or refused (this process's ledger here). */
+  quota: QuotaAuthority;
   store: HistoryStore;
   /** Stops the writer and closes the store and the ledger's journal; call after `history.drain()`. */
   close(): Promise<void>;
@@ -117,10 +119,11 @@ export function createHistory(
             connect: { url: c.url as string, login: c.login, password: c.password, timeoutMs: c.timeoutMs },
           });
   }
+  const quota = new LocalQuota(ledger);
   const history = new HistoryService({
     store,
     ingest,
-    ledger,
+    ledger: quota,
     clock,
     zone: c.timeZone,
     dayMaxDays: c.dayMaxDays,
@@ -136,12 +139,12 @@ export function createHistory(
   });
   return {
     history,
-    ledger,
+    quota,
     store,
     async close() {
       await ingest.close();
       await store.close();
-      ledger.close();
+      await quota.close();
     },
   };
 }

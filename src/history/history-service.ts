@@ -17,7 +17,8 @@ import { type AnswerSource, type HistoryEvents, ignoredHistoryEvents, type Upstr
 import { isStoreError, QuotaExhaustedError, type QuotaRule, StoreUnavailableError, UndecodableHistoryError } from './history-errors.js';
 import type { HistoryIngest } from './history-ingest.js';
 import type { CallPage, DayFailure, HistoryStore } from './history-store.js';
-import type { LedgerReservation, QuotaLedger } from './quota-ledger.js';
+import { type FetchLock, type FetchLocks, type Leadership, LocalFetchLocks, soleLeader } from './fetch-locks.js';
+import type { QuotaAuthority, QuotaReservation } from './quota-authority.js';
 import { UpstreamSlots } from './upstream-slots.js';
 
 export type { HistorySource } from './history-ingest.js';
@@ -27,7 +28,12 @@ export interface HistoryServiceOptions {
   store: HistoryStore;
   /** The one writer of the store: fetches, decodes and commits upstream periods. */
   ingest: HistoryIngest;
-  ledger: QuotaLedger;
+  /** Where an upstream call is allowed or refused: this process's ledger, or one shared by replicas. */
+  ledger: QuotaAuthority;
+  /** Single flight across replicas (default: this process only). */
+  locks?: FetchLocks;
+  /** Whether this process runs background work (default: always). */
+  leadership?: Leadership;
   clock: Clock;
   zone: string;
   dayMaxDays: number;
@@ -331,14 +337,15 @@ export class HistoryService {
   }
 
   /** How many calls a question of this request may make now, and the rule that sets that number. */
-  private interactiveBudget(budget: RequestBudget, now: number): { calls: number; rule: QuotaRule } {
+  private async interactiveBudget(budget: RequestBudget, now: number): Promise<{ calls: number; rule: QuotaRule }> {
     const { ledger } = this.options;
+    const state = await ledger.state();
     const limits: Array<{ calls: number; rule: QuotaRule }> = [
-      { calls: ledger.free('interactive'), rule: ledger.state().blockedUntil ? 'OUT_OF_LIMIT' : 'HOURLY_LIMIT' },
+      { calls: await ledger.free('interactive'), rule: state.blockedUntil ? 'OUT_OF_LIMIT' : 'HOURLY_LIMIT' },
       { calls: this.perRequestLimit(now) - budget.spent, rule: 'MAX_CALLS_PER_REQUEST' },
     ];
     if ((this.options.apiKeys ?? 0) > 1 && budget.apiKey !== undefined) {
-      limits.push({ calls: this.keyShare(now) - ledger.usedByKey(budget.apiKey), rule: 'API_KEY_SHARE' });
+      limits.push({ calls: this.keyShare(now) - (await ledger.usedByKey(budget.apiKey)), rule: 'API_KEY_SHARE' });
     }
     return limits.reduce((a, b) => (b.calls < a.calls ? b : a));
   }
@@ -348,11 +355,11 @@ export class HistoryService {
    * calls they need fit it together (not merely when one call frees up), so a retry at that time
    * succeeds; for a request's or a key's share, when a retry can make progress.
    */
-  private quotaExhausted(
+  private async quotaExhausted(
     days: readonly LocalDay[],
     coverage: ReadonlyMap<LocalDay, DayCoverage>,
     refusal: { rule: QuotaRule; upstreamCode?: string; budget?: RequestBudget },
-  ): QuotaExhaustedError {
+  ): Promise<QuotaExhaustedError> {
     const { ledger, clock, zone } = this.options;
     const { rule, upstreamCode } = refusal;
     const now = clock.now();
@@ -367,7 +374,7 @@ export class HistoryService {
       let message: string;
       if (rule === 'MAX_CALLS_PER_REQUEST') {
         const limit = this.perRequestLimit(now);
-        at = ledger.availableAt(Math.min(callsNeeded, limit));
+        at = await ledger.availableAt(Math.min(callsNeeded, limit));
         message =
           `this request needs ${callsNeeded} more upstream calls; one request may spend at most ${limit} ` +
           `(MAX_CALLS_PER_REQUEST${this.options.maxCallsPerRequest ? '' : ': half the hourly limit in force'}): ask for fewer days, ` +
@@ -375,17 +382,17 @@ export class HistoryService {
       } else {
         const key = refusal.budget?.apiKey ?? '';
         const share = this.keyShare(now);
-        const over = ledger.usedByKey(key) + Math.min(callsNeeded, share) - share;
-        at = Math.max(ledger.keyFreesAt(key, over), ledger.availableAt(Math.min(callsNeeded, share)));
+        const over = (await ledger.usedByKey(key)) + Math.min(callsNeeded, share) - share;
+        at = Math.max(await ledger.keyFreesAt(key, over), await ledger.availableAt(Math.min(callsNeeded, share)));
         message =
           `this API key has spent its share of the hour (${share} upstream calls of ${ledger.limitAt(now)}, shared by ` +
           `${this.options.apiKeys} keys); the ${callsNeeded} call(s) this request needs can start from ${formatIsoWithOffset(at, zone)} (in ${retryIn(at)} s)`;
       }
       return new QuotaExhaustedError({ rule, retryAfterSeconds: retryIn(at), callsNeeded, fitsIn: Number.isFinite(at) ? ledger.kindAt(at) : null }, message);
     }
-    const fitsAt = ledger.availableAt(callsFor);
+    const fitsAt = await ledger.availableAt(callsFor);
     const fits = Number.isFinite(fitsAt);
-    const at = fits ? fitsAt : ledger.availableAt(1);
+    const at = fits ? fitsAt : await ledger.availableAt(1);
     const retryAfterSeconds = retryIn(at);
     const fitsIn = fits ? ledger.kindAt(fitsAt) : null;
     const callsNeeded = callsFor(fitsIn ?? kindNow);
@@ -500,7 +507,7 @@ export class HistoryService {
       const plan = planFetches({ needs: own, coverage, now, zone: this.options.zone, maxDaysPerCall, exclude });
       const required = plan.filter((c) => c.required);
       const refreshes = plan.filter((c) => !c.required);
-      const allowed = this.interactiveBudget(budget, now);
+      const allowed = await this.interactiveBudget(budget, now);
 
       let toMake: PlannedCall[];
       let refused: PlannedCall[] = [];
@@ -514,17 +521,24 @@ export class HistoryService {
         refused = required.filter((call) => !toMake.includes(call));
       }
       for (const call of toMake) {
-        const reservation = ledger.reserve('interactive', budget.apiKey);
+        const lock = await this.options.locks?.tryAcquire(callKey(call));
+        if (lock === null) {
+          // Another replica is fetching this block: its answer is read from the shared store.
+          waitFor(call.days, this.fetchedElsewhere(call));
+          continue;
+        }
+        const reservation = await ledger.reserve('interactive', budget.apiKey);
         if (!reservation) {
+          await lock?.release();
           if (call.required) refused.push(call);
           continue;
         }
         budget.spent++;
-        waitFor(call.days, this.startFetch(call, reservation, budget.apiKey));
+        waitFor(call.days, this.startFetch(call, reservation, budget.apiKey, lock));
       }
       if (refused.length) {
         const missing = refused.flatMap((call) => call.days.filter((d) => !coverage.has(d)));
-        const error = this.quotaExhausted(missing, coverage, {
+        const error = await this.quotaExhausted(missing, coverage, {
           rule: allowed.rule,
           upstreamCode: allowed.rule === 'OUT_OF_LIMIT' ? 'OUT_OF_LIMIT' : undefined,
           budget,
@@ -565,6 +579,7 @@ export class HistoryService {
 
   private async backgroundWork(): Promise<BackgroundRun> {
     const { ledger, zone, clock } = this.options;
+    if (!(this.options.leadership ?? soleLeader).isLeader()) return { calls: 0, deferred: 0 };
     const waits: Array<Promise<void>> = [];
     const refreshed: Array<{ day: LocalDay; maxAgeMs: number }> = [];
     let deferred = 0;
@@ -608,14 +623,17 @@ export class HistoryService {
       // Newest first: today's and yesterday's blocks, then back in time.
       plan.sort((a, b) => b.from - a.from);
       for (const [i, call] of plan.entries()) {
-        const reservation = ledger.reserve('background');
+        const lock = await this.options.locks?.tryAcquire(callKey(call));
+        if (lock === null) continue;
+        const reservation = await ledger.reserve('background');
         if (!reservation) {
+          await lock?.release();
           deferred = plan.length - i;
           break;
         }
-        waits.push(this.startFetch(call, reservation).catch(() => undefined));
+        waits.push(this.startFetch(call, reservation, undefined, lock).catch(() => undefined));
       }
-      if (deferred) next = Math.min(next, Math.max(now + BACKGROUND_INTERVAL_MS, ledger.availableAt(ledger.reserveAt(now) + 1)));
+      if (deferred) next = Math.min(next, Math.max(now + BACKGROUND_INTERVAL_MS, await ledger.availableAt(ledger.reserveAt(now) + 1)));
       this.nextBackground = Number.isFinite(next) ? next : null;
     });
     await Promise.all(waits);
@@ -630,11 +648,27 @@ export class HistoryService {
     return { calls: waits.length, deferred };
   }
 
-  private startFetch(call: PlannedCall, reservation: LedgerReservation, apiKey?: string): Promise<void> {
+  /**
+   * Waits for another replica's fetch of this call (its lock released or lapsed), then reads the
+   * shared store anew; a needed day still not held then is a typed error (that fetch failed: retry).
+   */
+  private async fetchedElsewhere(call: PlannedCall): Promise<void> {
+    await (this.options.locks ?? new LocalFetchLocks()).released(callKey(call));
+    this.historyChanged();
+    const held = await this.options.store.coverage(call.days);
+    const now = this.options.clock.now();
+    const missing = call.days.filter((day) => !held.has(day) && startOfDay(day, this.options.zone) <= now);
+    if (missing.length && call.required) {
+      throw new UpstreamUnavailableError('network', `another replica's upstream call for ${call.days[0]}..${call.days[call.days.length - 1]} did not complete; retry`);
+    }
+  }
+
+  private startFetch(call: PlannedCall, reservation: QuotaReservation, apiKey?: string, lock?: FetchLock): Promise<void> {
     const fetch = this.slots
       .run(reservation.priority, () => this.fetchPlanned(call, reservation, apiKey))
-      .finally(() => {
+      .finally(async () => {
         for (const day of call.days) if (this.inFlight.get(day) === fetch) this.inFlight.delete(day);
+        await lock?.release();
       });
     for (const day of call.days) this.inFlight.set(day, fetch);
     return fetch;
@@ -646,7 +680,7 @@ export class HistoryService {
    * hours): it is split once (7-day grid weeks at night, remembering the lower cap; halves by day)
    * and each piece is asked once, never in a loop.
    */
-  private async fetchPlanned(call: PlannedCall, reservation: LedgerReservation, apiKey?: string): Promise<void> {
+  private async fetchPlanned(call: PlannedCall, reservation: QuotaReservation, apiKey?: string): Promise<void> {
     try {
       await this.fetch(call, reservation);
     } catch (error) {
@@ -657,7 +691,7 @@ export class HistoryService {
       if (!longNight && NOT_A_PERIOD_REFUSAL.has(error.resultCode)) throw error;
       let pieces: PlannedCall[];
       if (longNight) {
-        if (ledger.lowerNightMaxDays(dayMaxDays) && !this.loggedNightCap) {
+        if ((await ledger.lowerNightMaxDays(dayMaxDays)) && !this.loggedNightCap) {
           this.loggedNightCap = true;
           logger?.warn('1C-Connect refused a long night period; night calls are now at most the daytime length (remembered across restarts)', {
             days: call.days.length,
@@ -687,25 +721,25 @@ export class HistoryService {
       });
       // The pieces are made one after another in this call's slot, each counted by the ledger.
       for (const piece of pieces) {
-        const next = ledger.reserve(reservation.priority, apiKey);
+        const next = await ledger.reserve(reservation.priority, apiKey);
         if (!next) {
           const held = await this.options.store.coverage(piece.days);
-          throw this.quotaExhausted(piece.days.filter((d) => !held.has(d)), held, { rule: 'HOURLY_LIMIT' });
+          throw await this.quotaExhausted(piece.days.filter((d) => !held.has(d)), held, { rule: 'HOURLY_LIMIT' });
         }
         await this.fetch(piece, next);
       }
     }
   }
 
-  private async fetch(call: PlannedCall, reservation: LedgerReservation): Promise<void> {
+  private async fetch(call: PlannedCall, reservation: QuotaReservation): Promise<void> {
     const { ingest, ledger, zone, settleHours, logger } = this.options;
     const days = { first: call.days[0], last: call.days[call.days.length - 1] };
-    const ticket = reservation.start();
+    const ticket = await reservation.start();
     if (!ticket) {
       // The limit fell while the call waited for a slot (an OUT_OF_LIMIT block, night turned to day).
       const held = await this.options.store.coverage(call.days);
-      const blocked = ledger.state().blockedUntil !== null;
-      throw this.quotaExhausted(call.days.filter((d) => !held.has(d)), held, {
+      const blocked = (await ledger.state()).blockedUntil !== null;
+      throw await this.quotaExhausted(call.days.filter((d) => !held.has(d)), held, {
         rule: blocked ? 'OUT_OF_LIMIT' : 'HOURLY_LIMIT',
         upstreamCode: blocked ? 'OUT_OF_LIMIT' : undefined,
       });
@@ -746,10 +780,10 @@ export class HistoryService {
         error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
       });
       if (error instanceof UpstreamOutOfLimitError) {
-        ledger.blockAfterOutOfLimit();
+        await ledger.blockAfterOutOfLimit();
         const held = await this.options.store.coverage(call.days);
         const missing = call.days.filter((d) => !held.has(d));
-        throw this.quotaExhausted(missing.length ? missing : call.days, held, { rule: 'OUT_OF_LIMIT', upstreamCode: error.resultCode });
+        throw await this.quotaExhausted(missing.length ? missing : call.days, held, { rule: 'OUT_OF_LIMIT', upstreamCode: error.resultCode });
       }
       if (error instanceof UpstreamProtocolError && error.complete) {
         // The same request would bring the same response: its days wait before they are asked again.
@@ -779,6 +813,11 @@ export class HistoryService {
       });
     }
   }
+}
+
+/** The name of a planned call every replica gives it: its grid period. */
+function callKey(call: PlannedCall): string {
+  return `${call.days[0]}+${call.days.length}`;
 }
 
 /** How a failed upstream call ended, for the ledger and metrics. */

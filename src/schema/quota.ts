@@ -59,7 +59,7 @@ builder.queryField('quota', (t) =>
       await ctx.periods.settled();
       const now = ctx.clock.now();
       return {
-        ...ctx.ledger.state(),
+        ...(await ctx.quota.state()),
         zone: ctx.settings.connect.timeZone,
         maxDaysPerCall: ctx.history.maxDaysPerCallAt(now),
         nextBackgroundAt: ctx.history.nextBackgroundAt,

@@ -23,8 +23,8 @@ export interface ServerMetrics {
 }
 
 export interface MetricSources {
-  /** The quota ledger's state (`ledger.state()`), read at each scrape. */
-  quota: () => QuotaState;
+  /** The quota's state (`quota.state()`), read at each scrape. */
+  quota: () => Promise<QuotaState>;
   /** What the store holds (`store.summary(clock.now())`), read at each scrape. */
   held: () => Promise<HeldSummary>;
   /** The ledger's clock: how long an OUT_OF_LIMIT block still holds. */
@@ -80,14 +80,13 @@ export function createMetrics(sources: MetricSources): ServerMetrics {
 
   // The ledger and the store are read once per scrape, however many gauges show them: every
   // collect of one scrape starts in the same tick and shares the reading.
-  let quota: QuotaState | undefined;
-  const quotaNow = (): QuotaState => {
-    if (!quota) {
-      quota = sources.quota();
-      queueMicrotask(() => (quota = undefined));
-    }
-    return quota;
-  };
+  let quota: Promise<QuotaState | undefined> | undefined;
+  const quotaNow = (): Promise<QuotaState | undefined> =>
+    (quota ??= sources
+      .quota()
+      // A quota that cannot be read (a shared store lost) shows NaN, not the last value.
+      .catch(() => undefined)
+      .finally(() => (quota = undefined)));
   let held: Promise<HeldSummary | undefined> | undefined;
   const heldNow = (): Promise<HeldSummary | undefined> =>
     (held ??= sources
@@ -101,8 +100,9 @@ export function createMetrics(sources: MetricSources): ServerMetrics {
       name,
       help,
       registers,
-      collect() {
-        this.set(read(quotaNow()));
+      async collect() {
+        const state = await quotaNow();
+        this.set(state ? read(state) : Number.NaN);
       },
     });
   };

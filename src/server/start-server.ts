@@ -69,7 +69,7 @@ export async function startServer(configured: Settings, clock: Clock, logger: Lo
     logger.warn('REDIS_URL is set, but the shared store is not built yet: this replica keeps its own cache and quota ledger');
   }
   // Read at each scrape, once the core exists (the core reports to the metrics' events).
-  const metrics = createMetrics({ clock, quota: () => core.ledger.state(), held: () => core.store.summary(clock.now()) });
+  const metrics = createMetrics({ clock, quota: () => core.quota.state(), held: () => core.store.summary(clock.now()) });
   let created: History;
   try {
     created = createHistory(settings, clock, { logger, events: metrics.events });
@@ -78,14 +78,14 @@ export async function startServer(configured: Settings, clock: Clock, logger: Lo
     throw error;
   }
   const core = created;
-  const { history, ledger } = core;
+  const { history, quota } = core;
   const stopRetention = settings.retentionDays
     ? startRetention({ history, clock, zone: c.timeZone, days: settings.retentionDays, logger })
     : () => undefined;
   const stopBackground = startBackgroundWork({ history, logger });
   let step: DrainStep = 'not draining';
   const draining = (): boolean => step !== 'not draining';
-  const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: simulator !== undefined, isReady: () => !draining(), metrics });
+  const yoga = buildYoga({ settings, clock, quota, history, logger, demo: simulator !== undefined, isReady: () => !draining(), metrics });
   const server = createServer();
   // Counted for the shutdown log; responses also let a draining server close their keep-alive sockets.
   const sockets = new Set<Socket>();

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../src/config.js';
 import type { HeldSummary } from '../../src/history/history-store.js';
 import type { HistoryService } from '../../src/history/history-service.js';
+import { LocalQuota } from '../../src/history/quota-authority.js';
 import { QuotaLedger } from '../../src/history/quota-ledger.js';
 import { silentLogger } from '../../src/server/logger.js';
 import { createMetrics, type ServerMetrics } from '../../src/server/metrics.js';
@@ -26,7 +27,7 @@ function setUp(env: Record<string, string> = {}, options: { metrics?: boolean } 
   const store = { summary: { daysHeld: 0, daysSealed: 0, daysFailed: 0, calls: 0 } as HeldSummary, fails: false, reads: 0 };
   const metrics = createMetrics({
     clock,
-    quota: () => ledger.state(),
+    quota: async () => ledger.state(),
     held: async () => {
       store.reads++;
       if (store.fails) throw new Error('the store is closed');
@@ -36,7 +37,7 @@ function setUp(env: Record<string, string> = {}, options: { metrics?: boolean } 
   const yoga = buildYoga({
     settings,
     clock,
-    ledger,
+    quota: new LocalQuota(ledger),
     history: {} as HistoryService,
     logger: silentLogger,
     demo: false,
@@ -286,7 +287,7 @@ describe('metrics', () => {
   it('builds a registry per server: two in one process, each with its own counts, none on the global registry', async () => {
     const first = setUp();
     const second = setUp();
-    const third: ServerMetrics = createMetrics({ clock: first.clock, quota: () => first.ledger.state(), held: async () => first.store.summary });
+    const third: ServerMetrics = createMetrics({ clock: first.clock, quota: async () => first.ledger.state(), held: async () => first.store.summary });
     expect(new Set([first.metrics.registry, second.metrics.registry, third.registry]).size).toBe(3);
     first.metrics.events.rowsDecoded(5);
     await first.post(OK);

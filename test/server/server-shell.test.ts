@@ -129,8 +129,8 @@ describe('unexpected errors', () => {
         throw new Error('internal detail: password=hunter2 at /srv/app');
       },
     };
-    const { history, ledger } = createHistory(settings, clock, { logger: silentLogger, source: broken });
-    const yoga = buildYoga({ settings, clock, ledger, history, logger: silentLogger, demo: false });
+    const { history, quota } = createHistory(settings, clock, { logger: silentLogger, source: broken });
+    const yoga = buildYoga({ settings, clock, quota, history, logger: silentLogger, demo: false });
     const response = await yoga.fetch('http://yoga.test/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

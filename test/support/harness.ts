@@ -8,7 +8,7 @@ import { loadSettings, type Settings } from '../../src/config.js';
 import { createHistory } from '../../src/history/create-history.js';
 import type { HistoryService } from '../../src/history/history-service.js';
 import type { HistoryStore } from '../../src/history/history-store.js';
-import type { QuotaLedger } from '../../src/history/quota-ledger.js';
+import type { QuotaAuthority } from '../../src/history/quota-authority.js';
 import { type Logger, silentLogger } from '../../src/server/logger.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/server.js';
@@ -33,7 +33,7 @@ export interface Harness extends GraphQLServer {
 export interface GraphQLServer {
   settings: Settings;
   history: HistoryService;
-  ledger: QuotaLedger;
+  quota: QuotaAuthority;
   store: HistoryStore;
   yoga: ConnectYoga;
   /** Waits for upstream calls in flight, closes the store and removes its temporary DATA_DIR. */
@@ -66,16 +66,16 @@ export function startGraphQL(options: {
   const logger = options.logger ?? silentLogger;
   const clock = options.clock;
   const metrics = options.metrics
-    ? createMetrics({ clock, quota: () => core.ledger.state(), held: () => core.store.summary(clock.now()) })
+    ? createMetrics({ clock, quota: () => core.quota.state(), held: () => core.store.summary(clock.now()) })
     : undefined;
   const core = createHistory(settings, clock, { logger, ingest: options.ingest ?? 'in-process', events: metrics?.events });
-  const { history, ledger, store } = core;
-  const yoga = buildYoga({ settings, clock, ledger, history, logger, demo: false, metrics });
+  const { history, quota, store } = core;
+  const yoga = buildYoga({ settings, clock, quota, history, logger, demo: false, metrics });
   let closed: Promise<void> | undefined;
   return {
     settings,
     history,
-    ledger,
+    quota,
     store,
     yoga,
     close: () =>

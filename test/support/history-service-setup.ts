@@ -3,6 +3,7 @@ import { HistoryService, type HistorySource, type PeriodAnswer, type PeriodQuery
 import { InProcessIngest } from '../../src/history/history-ingest.js';
 import { MemoryHistoryStore } from '../../src/history/memory-history-store.js';
 import type { QuotaJournal } from '../../src/history/quota-journal.js';
+import { LocalQuota } from '../../src/history/quota-authority.js';
 import { QuotaLedger } from '../../src/history/quota-ledger.js';
 import type { Logger } from '../../src/server/logger.js';
 import { SimulatedHistory } from '../../src/simulator/dataset.js';
@@ -102,7 +103,7 @@ export function setUp(
   const service = new HistoryService({
     store,
     ingest: new InProcessIngest(source, store),
-    ledger,
+    ledger: new LocalQuota(ledger),
     clock,
     zone: ZONE,
     dayMaxDays: 7,
