@@ -320,31 +320,15 @@ export class QuotaLedger {
   availableAt(count: number | ((kind: PeriodKind) => number) = 1): number {
     const now = this.clock.now();
     this.prune(now);
-    const start = Math.max(now, this.blockedUntil);
-    const needed = typeof count === 'number' ? () => count : count;
-    // Only these moments can change the answer: now, a recorded call leaving the window, or a
-    // day/night switch. Two days of switches cover both kinds whatever the day hours.
-    // Calls waiting for a slot are taken as made now: they count until an hour from now.
-    const waitingAt = (t: number): number => (t < now + HOUR ? this.waiting : 0);
-    const candidates = [start, now + HOUR, ...this.calls.map((at) => at + HOUR), ...this.switchesWithin(start, start + 2 * DAY)]
-      .filter((t) => t >= start)
-      .sort((a, b) => a - b);
-    for (const t of candidates) {
-      if (this.usedAt(t) + waitingAt(t) + needed(this.kindAt(t)) <= this.limitAt(t)) return t;
-    }
-    return Number.POSITIVE_INFINITY;
-  }
-
-  private switchesWithin(from: number, to: number): number[] {
-    const switches: number[] = [];
-    let kind = this.kindAt(from);
-    // Day/night switches happen on the hour (or half hour in a few zones).
-    for (let t = Math.ceil(from / (HOUR / 4)) * (HOUR / 4); t <= to; t += HOUR / 4) {
-      const next = this.kindAt(t);
-      if (next !== kind) switches.push(t);
-      kind = next;
-    }
-    return switches;
+    return earliestFit({
+      now,
+      calls: this.calls,
+      waiting: this.waiting,
+      blockedUntil: this.blockedUntil,
+      needed: count,
+      limitAt: (instant) => this.limitAt(instant),
+      kindAt: (instant) => this.kindAt(instant),
+    });
   }
 
   state(): QuotaState {
@@ -365,6 +349,65 @@ export class QuotaLedger {
       waiting: this.waiting,
     };
   }
+}
+
+/** What earliestFit needs to know: a window of calls, the rules as functions of time, and what is asked. */
+export interface FitQuestion {
+  /** The instant asked from (epoch ms). */
+  now: number;
+  /** When the calls of the window were made (any order; calls an hour old or more at `now` are ignored). */
+  calls: readonly number[];
+  /** Calls promised but not made yet: taken as made now (they count until an hour from now). */
+  waiting: number;
+  /** Until when an OUT_OF_LIMIT block holds (0, or any instant not after `now`: none). */
+  blockedUntil: number;
+  /** Calls wanted together; may depend on the period kind (night calls may be longer, so fewer are needed). */
+  needed: number | ((kind: PeriodKind) => number);
+  limitAt(instant: number): number;
+  kindAt(instant: number): PeriodKind;
+}
+
+/**
+ * The earliest instant (epoch ms), not before `now` nor before the block ends, at which `needed` calls
+ * would be allowed together if no other call is made meanwhile; +Infinity when no hour's limit allows
+ * that many. Pure: the process's ledger and a ledger shared by replicas give the same answer for the
+ * same calls.
+ */
+export function earliestFit(question: FitQuestion): number {
+  const { now, calls, waiting, limitAt, kindAt } = question;
+  const start = Math.max(now, question.blockedUntil);
+  const count = question.needed;
+  const needed = typeof count === 'number' ? () => count : count;
+  // Calls counting at `instant` (not before it): those less than an hour old, future-dated ones included.
+  const usedAt = (instant: number): number => {
+    let used = 0;
+    for (const at of calls) if (at > instant - HOUR) used++;
+    return used;
+  };
+  // Only these moments can change the answer: now, a recorded call leaving the window, or a
+  // day/night switch. Two days of switches cover both kinds whatever the day hours.
+  // Calls waiting for a slot are taken as made now: they count until an hour from now.
+  const waitingAt = (t: number): number => (t < now + HOUR ? waiting : 0);
+  const candidates = [start, now + HOUR, ...calls.map((at) => at + HOUR), ...periodSwitchesWithin(start, start + 2 * DAY, kindAt)]
+    .filter((t) => t >= start)
+    .sort((a, b) => a - b);
+  for (const t of candidates) {
+    if (usedAt(t) + waitingAt(t) + needed(kindAt(t)) <= limitAt(t)) return t;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+/** The instants in [from, to] at which the period kind changes (checked every quarter hour). */
+export function periodSwitchesWithin(from: number, to: number, kindAt: (instant: number) => PeriodKind): number[] {
+  const switches: number[] = [];
+  let kind = kindAt(from);
+  // Day/night switches happen on the hour (or half hour in a few zones).
+  for (let t = Math.ceil(from / (HOUR / 4)) * (HOUR / 4); t <= to; t += HOUR / 4) {
+    const next = kindAt(t);
+    if (next !== kind) switches.push(t);
+    kind = next;
+  }
+  return switches;
 }
 
 class Ticket implements LedgerTicket {
