@@ -22,7 +22,10 @@ export interface Settings {
   dataDir: string;
   /** Days of history kept (older ones dropped at start and daily); undefined keeps everything. */
   retentionDays: number | undefined;
+  /** The shared store of several replicas (quota, history, single flight, leader lease); unset: this process alone. */
   redisUrl: string | undefined;
+  /** The prefix of every Redis key and channel of this deployment (replicas sharing one quota share it). */
+  redisPrefix: string;
   apiKeys: string[];
   graphiql: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -125,6 +128,19 @@ function reserve(env: Env, limits: { day: number; night: number }): EconomySetti
   return { day, night };
 }
 
+function redisUrl(env: Env): string | undefined {
+  const raw = env.REDIS_URL?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('REDIS_URL', 'is not a URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new ConfigError('REDIS_URL', 'must be redis:// or rediss://');
+  return raw;
+}
+
 function store(env: Env): Settings['store'] {
   const raw = env.STORE?.trim().toLowerCase() || 'sqlite';
   if (raw === 'sqlite' || raw === 'memory') return raw;
@@ -191,7 +207,8 @@ export function loadSettings(env: Env = process.env): Settings {
     store: store(env),
     dataDir: env.DATA_DIR?.trim() || './data',
     retentionDays: env.RETENTION_DAYS?.trim() ? integer(env, 'RETENTION_DAYS', 0, 1, 36_600) : undefined,
-    redisUrl: env.REDIS_URL?.trim() || undefined,
+    redisUrl: redisUrl(env),
+    redisPrefix: env.REDIS_PREFIX?.trim() || 'connect-calls:',
     apiKeys,
     graphiql: boolean(env, 'GRAPHIQL', true),
     logLevel: logLevel(env),

@@ -26,10 +26,12 @@ export interface History {
 
 /** DATA_DIR or one of its files cannot be opened: start-up stops with this, naming the variable. */
 export class StoreOpenError extends Error {
-  readonly variable = 'DATA_DIR';
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The setting to look at: DATA_DIR, or REDIS_URL for the shared store. */
+  readonly variable: 'DATA_DIR' | 'REDIS_URL';
+  constructor(message: string, options?: { cause?: unknown; variable?: 'DATA_DIR' | 'REDIS_URL' }) {
     super(message, options);
     this.name = 'StoreOpenError';
+    this.variable = options?.variable ?? 'DATA_DIR';
   }
 }
 

@@ -56,9 +56,12 @@ export class UndecodableHistoryError extends Error {
   }
 }
 
-/** True for an error of the disk under DATA_DIR (better-sqlite3's SqliteError, here or from the ingest worker). */
+/**
+ * True for an error of the store itself: the disk under DATA_DIR (better-sqlite3's SqliteError, here or
+ * from the ingest worker) or the shared Redis store (SharedStoreError).
+ */
 export function isStoreError(error: unknown): error is Error & { code?: string } {
-  return error instanceof Error && error.name === 'SqliteError';
+  return error instanceof Error && (error.name === 'SqliteError' || error.name === 'SharedStoreError');
 }
 
 /**

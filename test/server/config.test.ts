@@ -32,6 +32,15 @@ describe('settings from the environment', () => {
     });
   });
 
+  it('reads the shared store settings, never echoing a Redis password', () => {
+    expect(loadSettings({ REDIS_URL: 'redis://:secret@127.0.0.1:6379/2', REDIS_PREFIX: 'partner-a:' })).toMatchObject({
+      redisUrl: 'redis://:secret@127.0.0.1:6379/2',
+      redisPrefix: 'partner-a:',
+    });
+    expect(loadSettings({}).redisPrefix).toBe('connect-calls:');
+    expect(() => loadSettings({ REDIS_URL: 'ftp://:secret@host' })).toThrow(/^REDIS_URL: must be redis:\/\/ or rediss:\/\/$/);
+  });
+
   it('reads the quota economy settings, a reserve for both kinds or each', () => {
     expect(loadSettings({ QUOTA_RESERVE: '2', BACKFILL_DAYS: '30', CONNECT_CONCURRENCY: '4', MIN_MAX_AGE_SECONDS: '0', MAX_CALLS_PER_REQUEST: '3' }).economy).toEqual({
       reserve: { day: 2, night: 2 },
@@ -68,6 +77,8 @@ describe('settings from the environment', () => {
     ['CONNECT_CONCURRENCY', { CONNECT_CONCURRENCY: '0' }],
     ['MIN_MAX_AGE_SECONDS', { MIN_MAX_AGE_SECONDS: '1m' }],
     ['MAX_CALLS_PER_REQUEST', { MAX_CALLS_PER_REQUEST: '0' }],
+    ['REDIS_URL', { REDIS_URL: 'localhost:6379' }],
+    ['REDIS_URL', { REDIS_URL: 'http://127.0.0.1:6379' }],
     ['RETENTION_DAYS', { RETENTION_DAYS: '0' }],
     ['RETENTION_DAYS', { RETENTION_DAYS: 'a year' }],
     ['CONNECT_URL', { CONNECT_URL: 'not a url' }],
