@@ -91,6 +91,13 @@ export interface HistoryStore {
   summary(now: number): Promise<HeldSummary>;
   /** Releases files and connections; the store is not used afterwards. */
   close(): Promise<void>;
+  /**
+   * Only a store shared by several replicas has it: calls `listener` after another replica changed
+   * the history (committed a fetch, ran retention), or when such changes may have been missed (a lost
+   * connection), so that answers kept outside the store (the history service's caches) are dropped.
+   * Not called for this instance's own changes. Returns a function that stops the calls.
+   */
+  onChange?(listener: () => void): () => void;
 }
 
 export interface StagedFetch {
