@@ -1,13 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compareHeldCalls, type HeldCall, type ServiceCall, type ServiceCallFilter } from '../../src/domain/service-call.js';
 import { type CallPosition, type CallStats, selectCalls } from '../../src/history/call-selection.js';
 import type { DayCoverage } from '../../src/history/fetch-planner.js';
 import type { HistoryStore } from '../../src/history/history-store.js';
 import { MemoryHistoryStore } from '../../src/history/memory-history-store.js';
+import { closeRedis, connectRedis, type RedisContext } from '../../src/history/redis/redis-connection.js';
+import { RedisHistoryStore } from '../../src/history/redis/redis-history-store.js';
 import { SqliteHistoryStore } from '../../src/history/sqlite/sqlite-history-store.js';
 import { addDays, type LocalDay, startOfDay } from '../../src/time/zone.js';
 
@@ -82,10 +85,81 @@ function expected(calls: readonly HeldCall[], from: number, to: number, filter: 
 }
 
 interface StoreKind {
-  /** A store on `file` (ignored by a store that holds nothing outside itself). */
+  /** A store on `file` (ignored by a store that holds nothing outside itself; a Redis store's prefix is the file's). */
   open(file: string): HistoryStore;
-  /** Rows staged and not committed that are still kept beside the file; undefined for a store without a file. */
-  stagedRows?(file: string): number;
+  /**
+   * Rows staged and not committed that are still kept outside the process (beside the file, or in
+   * Redis); undefined for a store that keeps nothing outside itself.
+   */
+  stagedRows?(file: string): number | Promise<number>;
+  /** Before and after the kind's cases (connections), and after each case (what it left on `file`). */
+  setup?(): Promise<void>;
+  teardown?(): Promise<void>;
+  cleanup?(file: string): Promise<void>;
+}
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/**
+ * Stores on the machine's Redis, one connection pair for all cases; each case's "file" stands for a
+ * key prefix of its own (`test:<uuid>:`), so a store reopened on the file is a new replica of the same
+ * shared history, and the case's keys are deleted after it.
+ */
+function redisKind(): StoreKind {
+  let context: RedisContext | null = null;
+  const prefixes = new Map<string, string>();
+  const prefixOf = (file: string): string => {
+    let prefix = prefixes.get(file);
+    if (prefix === undefined) {
+      prefix = `test:${randomUUID()}:`;
+      prefixes.set(file, prefix);
+    }
+    return prefix;
+  };
+  const connected = (): RedisContext => {
+    if (!context) throw new Error('Redis is not connected');
+    return context;
+  };
+  const keysOf = async (prefix: string, pattern = '*'): Promise<string[]> => {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await connected().redis.scan(cursor, 'MATCH', `${prefix}${pattern}`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    return keys;
+  };
+  return {
+    setup: async () => {
+      context = await connectRedis({ url: REDIS_URL, prefix: 'unused:' });
+    },
+    teardown: async () => {
+      if (context) await closeRedis(context);
+      context = null;
+    },
+    open: (file) => new RedisHistoryStore({ ...connected(), prefix: prefixOf(file) }, ZONE),
+    // Rows in period values that no committed period names: what a stage or a failed commit left.
+    stagedRows: async (file) => {
+      const prefix = prefixOf(file);
+      const committed = new Set((await connected().redis.hkeys(`${prefix}history:periods`)).map((id) => `${prefix}history:period:${id}`));
+      let rows = 0;
+      for (const key of await keysOf(prefix, 'history:period:*')) {
+        if (committed.has(key)) continue;
+        const value = await connected().redis.get(key);
+        rows += value === null ? 0 : (JSON.parse(value) as { r: unknown[] }).r.length;
+      }
+      return rows;
+    },
+    cleanup: async (file) => {
+      const prefix = prefixes.get(file);
+      if (prefix === undefined) return;
+      prefixes.delete(file);
+      const keys = await keysOf(prefix);
+      if (keys.length) await connected().redis.del(...keys);
+      expect(await keysOf(prefix)).toEqual([]);
+    },
+  };
 }
 
 const kinds: Array<[string, StoreKind]> = [
@@ -108,18 +182,26 @@ const kinds: Array<[string, StoreKind]> = [
           }, 0),
     },
   ],
+  ['RedisHistoryStore', redisKind()],
 ];
 
 describe.each(kinds)('%s (history store contract)', (_name, kind) => {
   let dir = '';
   let file = '';
   const opened: HistoryStore[] = [];
+  beforeAll(async () => {
+    await kind.setup?.();
+  });
+  afterAll(async () => {
+    await kind.teardown?.();
+  });
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'history-store-contract-'));
     file = join(dir, 'history.sqlite');
   });
   afterEach(async () => {
     for (const store of opened.splice(0)) await store.close();
+    await kind.cleanup?.(file);
     rmSync(dir, { recursive: true, force: true });
   });
   const makeStore = (): HistoryStore => {
@@ -464,7 +546,7 @@ describe.each(kinds)('%s (history store contract)', (_name, kind) => {
     expect(await ids(store, '2019-09-27T00:00:00', '2019-09-28T00:00:00')).toEqual(['e']);
     expect((await store.coverage(['2019-09-27'])).get('2019-09-27')?.fetchedAt).toBe(FETCHED);
     await expect(staged.commit([{ day: '2019-09-27', fetchedAt: FETCHED + 1, sealed: true }])).rejects.toThrow();
-    if (kind.stagedRows) expect(kind.stagedRows(file)).toBe(0);
+    if (kind.stagedRows) expect(await kind.stagedRows(file)).toBe(0);
   });
 
   it('shows nothing staged until commit, and refuses a second commit', async () => {
@@ -514,7 +596,8 @@ describe.each(kinds)('%s (history store contract)', (_name, kind) => {
     expect((await store.summary(FETCHED + 1000)).daysFailed).toBe(0);
   });
 
-  // Only a store on a file has a next store to find it: defined for those, not skipped for the rest.
+  // Only a store that keeps the history outside itself (a file, Redis) has a next store to find it:
+  // defined for those, not skipped for the rest.
   const onFile = kind.stagedRows ? it : undefined;
   onFile?.(
     'keeps what was committed for the next store on the file, never what was only staged (persistence)',
@@ -535,7 +618,7 @@ describe.each(kinds)('%s (history store contract)', (_name, kind) => {
       const third = makeStore();
       expect((await held(third, period.from, period.to)).map((c) => c.callId)).toEqual(['a', 'b', 'c', 'd']);
       expect(await third.summary(FETCHED)).toEqual({ daysHeld: 1, daysSealed: 1, daysFailed: 0, calls: 4 });
-      expect(kind.stagedRows?.(file)).toBe(0);
+      expect(await kind.stagedRows?.(file)).toBe(0);
     },
   );
 });
