@@ -26,6 +26,8 @@ export interface Settings {
   redisUrl: string | undefined;
   /** The prefix of every Redis key and channel of this deployment (replicas sharing one quota share it). */
   redisPrefix: string;
+  /** The lease (ms) of a fetch lock and of the background leader in Redis: how soon another replica takes over a dead one's work. */
+  redisLeaseMs: number;
   apiKeys: string[];
   graphiql: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -209,6 +211,7 @@ export function loadSettings(env: Env = process.env): Settings {
     retentionDays: env.RETENTION_DAYS?.trim() ? integer(env, 'RETENTION_DAYS', 0, 1, 36_600) : undefined,
     redisUrl: redisUrl(env),
     redisPrefix: env.REDIS_PREFIX?.trim() || 'connect-calls:',
+    redisLeaseMs: integer(env, 'REDIS_LEASE_MS', 30_000, 300, 3_600_000),
     apiKeys,
     graphiql: boolean(env, 'GRAPHIQL', true),
     logLevel: logLevel(env),

@@ -20,6 +20,8 @@ export interface History {
   /** Where an upstream call is allowed or refused (this process's ledger here). */
   quota: QuotaAuthority;
   store: HistoryStore;
+  /** False while a shared store (Redis) is unreachable: /ready answers 503. Absent: always ready. */
+  ready?: () => boolean;
   /** Stops the writer and closes the store and the ledger's journal; call after `history.drain()`. */
   close(): Promise<void>;
 }

@@ -98,6 +98,9 @@ export interface BackgroundRun {
 /** Result codes that say what is wrong, and it is not the period's length: such a refusal is not split and asked again. */
 const NOT_A_PERIOD_REFUSAL = new Set(['PARAM_NOT_EXIST']);
 
+/** How long no upstream call is made after the shared store (Redis) failed to keep an answer. */
+const SHARED_STORE_RETRY_MS = 15_000;
+
 /** Background work runs this often (ms); a refresh ahead of staleness happens within the last interval before it. */
 export const BACKGROUND_INTERVAL_MS = 30_000;
 
@@ -165,6 +168,8 @@ export class HistoryService {
   constructor(private readonly options: HistoryServiceOptions) {
     this.events = options.events ?? ignoredHistoryEvents;
     this.slots = new UpstreamSlots(options.concurrency ?? 2);
+    // A shared store tells when another replica committed: every kept answer may have changed.
+    options.store.onChange?.(() => this.historyChanged());
   }
 
   /** Upstream calls open now. */
@@ -527,7 +532,16 @@ export class HistoryService {
           waitFor(call.days, this.fetchedElsewhere(call));
           continue;
         }
-        const reservation = await ledger.reserve('interactive', budget.apiKey);
+        if (lock && !(await this.stillNeeded(call, coverage))) {
+          // Another replica fetched it between our reading and our lock.
+          await lock.release();
+          continue;
+        }
+        const reservation = await ledger.reserve('interactive', budget.apiKey).catch(async (error: unknown) => {
+          // The quota could not record the call (fail closed): nothing is fetched, the lock goes back.
+          await lock?.release();
+          throw error;
+        });
         if (!reservation) {
           await lock?.release();
           if (call.required) refused.push(call);
@@ -625,7 +639,14 @@ export class HistoryService {
       for (const [i, call] of plan.entries()) {
         const lock = await this.options.locks?.tryAcquire(callKey(call));
         if (lock === null) continue;
-        const reservation = await ledger.reserve('background');
+        if (lock && !(await this.stillNeeded(call, coverage))) {
+          await lock.release();
+          continue;
+        }
+        const reservation = await ledger.reserve('background').catch(async (error: unknown) => {
+          await lock?.release();
+          throw error;
+        });
         if (!reservation) {
           await lock?.release();
           deferred = plan.length - i;
@@ -646,6 +667,16 @@ export class HistoryService {
       }
     }
     return { calls: waits.length, deferred };
+  }
+
+  /**
+   * With replicas: whether the call is still needed once its lock is held, i.e. no day of it got a new
+   * copy since the coverage it was planned on was read (another replica may have fetched and released
+   * the block in between). The store reads its current coverage.
+   */
+  private async stillNeeded(call: PlannedCall, planned: ReadonlyMap<LocalDay, DayCoverage>): Promise<boolean> {
+    const now = await this.options.store.coverage(call.days);
+    return call.days.some((day) => now.get(day)?.fetchedAt === planned.get(day)?.fetchedAt);
   }
 
   /**
@@ -765,7 +796,9 @@ export class HistoryService {
         // The upstream answered; the disk under DATA_DIR could not keep it. Until the failure window
         // passes, no call is made whose answer would be thrown away the same way.
         ended('ok');
-        this.storeFailed = { until: this.options.clock.now() + this.options.failedRetryMs, code: error.code };
+        // A disk stays broken until someone acts; a lost Redis comes back by itself: retried sooner.
+        const windowMs = error.name === 'SharedStoreError' ? Math.min(this.options.failedRetryMs, SHARED_STORE_RETRY_MS) : this.options.failedRetryMs;
+        this.storeFailed = { until: this.options.clock.now() + windowMs, code: error.code };
         logger?.error('the history store could not keep an upstream answer; no upstream call is made until the failure window passes', {
           ...days,
           code: error.code,

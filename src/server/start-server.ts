@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Settings } from '../config.js';
 import { createHistory, type History } from '../history/create-history.js';
 import { startBackgroundWork } from '../history/background-schedule.js';
+import { openSharedHistory } from '../history/redis/open-shared-history.js';
 import { startRetention } from '../history/retention.js';
 import { type Simulator, startSimulator } from '../simulator/server.js';
 import type { Clock } from '../time/clock.js';
@@ -65,14 +66,13 @@ export async function startServer(configured: Settings, clock: Clock, logger: Lo
       days: DEMO_DAYS,
     });
   }
-  if (settings.redisUrl) {
-    logger.warn('REDIS_URL is set, but the shared store is not built yet: this replica keeps its own cache and quota ledger');
-  }
   // Read at each scrape, once the core exists (the core reports to the metrics' events).
   const metrics = createMetrics({ clock, quota: () => core.quota.state(), held: () => core.store.summary(clock.now()) });
   let created: History;
   try {
-    created = createHistory(settings, clock, { logger, events: metrics.events });
+    created = settings.redisUrl
+      ? await openSharedHistory(settings, clock, { logger, events: metrics.events, leaseMs: settings.redisLeaseMs })
+      : createHistory(settings, clock, { logger, events: metrics.events });
   } catch (error) {
     await simulator?.close();
     throw error;
@@ -85,7 +85,7 @@ export async function startServer(configured: Settings, clock: Clock, logger: Lo
   const stopBackground = startBackgroundWork({ history, logger });
   let step: DrainStep = 'not draining';
   const draining = (): boolean => step !== 'not draining';
-  const yoga = buildYoga({ settings, clock, quota, history, logger, demo: simulator !== undefined, isReady: () => !draining(), metrics });
+  const yoga = buildYoga({ settings, clock, quota, history, logger, demo: simulator !== undefined, isReady: () => !draining() && (core.ready?.() ?? true), metrics });
   const server = createServer();
   // Counted for the shutdown log; responses also let a draining server close their keep-alive sockets.
   const sockets = new Set<Socket>();
