@@ -1,5 +1,6 @@
 import type { QuotaState } from '../history/quota-ledger.js';
 import { builder } from './builder.js';
+import { toGraphQLError } from './graphql-errors.js';
 
 const PeriodKindEnum = builder.enumType('PeriodKind', {
   description: "Which of the upstream's hourly limits is in force.",
@@ -52,14 +53,22 @@ const QuotaRef = builder.objectRef<QuotaView>('Quota').implement({
 builder.queryField('quota', (t) =>
   t.field({
     type: QuotaRef,
+    nullable: true,
     description:
       'How much of the upstream quota is left. Never calls the upstream. Resolved after every serviceCalls ' +
-      'field of the same request, so it counts the upstream calls they made.',
+      'field of the same request, so it counts the upstream calls they made. Null, with STORE_UNAVAILABLE at ' +
+      'its path, while a shared quota (Redis) cannot be read: the other fields of the response are kept.',
     resolve: async (_root, _args, ctx) => {
       await ctx.periods.settled();
       const now = ctx.clock.now();
+      let state;
+      try {
+        state = await ctx.quota.state();
+      } catch (error) {
+        throw toGraphQLError(error);
+      }
       return {
-        ...(await ctx.quota.state()),
+        ...state,
         zone: ctx.settings.connect.timeZone,
         maxDaysPerCall: ctx.history.maxDaysPerCallAt(now),
         nextBackgroundAt: ctx.history.nextBackgroundAt,

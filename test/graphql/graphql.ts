@@ -51,26 +51,26 @@ export type CaseCallsQueryVariables = Exact<{
 }>;
 
 
-export type CaseCallsQuery = { serviceCalls: { totalCount: number, stats: { total: number, successful: number, unsuccessful: number, totalDurationSeconds: number, averageDurationSeconds: number | null }, edges: Array<{ cursor: string, node: { callId: string, callTime: string | null, durationSeconds: number, callResult: CallResult } }> } | null, quota: { usedLastHour: number, remaining: number } };
+export type CaseCallsQuery = { serviceCalls: { totalCount: number, stats: { total: number, successful: number, unsuccessful: number, totalDurationSeconds: number, averageDurationSeconds: number | null }, edges: Array<{ cursor: string, node: { callId: string, callTime: string | null, durationSeconds: number, callResult: CallResult } }> } | null, quota: { usedLastHour: number, remaining: number } | null };
 
 export type CallsAndQuotaQueryVariables = Exact<{
   filter: ServiceCallFilter;
 }>;
 
 
-export type CallsAndQuotaQuery = { before: { usedLastHour: number, remaining: number }, serviceCalls: { totalCount: number } | null, after: { usedLastHour: number, remaining: number } };
+export type CallsAndQuotaQuery = { before: { usedLastHour: number, remaining: number } | null, serviceCalls: { totalCount: number } | null, after: { usedLastHour: number, remaining: number } | null };
 
 export type EconomyQuotaQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type EconomyQuotaQuery = { quota: { periodKind: PeriodKind, usedLastHour: number, remaining: number, reserve: number, backgroundUsedLastHour: number, maxDaysPerCall: number, nextBackgroundAt: string | null } };
+export type EconomyQuotaQuery = { quota: { periodKind: PeriodKind, usedLastHour: number, remaining: number, reserve: number, backgroundUsedLastHour: number, maxDaysPerCall: number, nextBackgroundAt: string | null } | null };
 
 export type PeriodCallIdsQueryVariables = Exact<{
   filter: ServiceCallFilter;
 }>;
 
 
-export type PeriodCallIdsQuery = { serviceCalls: { totalCount: number, nodes: Array<{ callId: string }> } | null, quota: { usedLastHour: number } };
+export type PeriodCallIdsQuery = { serviceCalls: { totalCount: number, nodes: Array<{ callId: string }> } | null, quota: { usedLastHour: number } | null };
 
 export type ServiceCallsPageQueryVariables = Exact<{
   filter: ServiceCallFilter;
@@ -104,7 +104,7 @@ export type FiveOverlappingPeriodsQuery = { a: { totalCount: number } | null, b:
 export type QuotaQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type QuotaQuery = { quota: { periodKind: PeriodKind, limitPerHour: number, usedLastHour: number, remaining: number, nextCallAt: string } };
+export type QuotaQuery = { quota: { periodKind: PeriodKind, limitPerHour: number, usedLastHour: number, remaining: number, nextCallAt: string } | null };
 
 export type ServiceCallsArgumentsQueryVariables = Exact<{
   filter: ServiceCallFilter;

@@ -50,8 +50,8 @@ export async function openSharedHistory(
     });
   }
   // ioredis reconnects by itself; the log says when the shared store is lost and when it is back.
-  let lost = false;
   for (const [name, connection] of [['commands', context.redis], ['subscriber', context.subscriber]] as const) {
+    let lost = false;
     connection.on('error', (error: Error) => {
       if (!lost) logger?.error('lost the shared store (Redis); upstream calls wait for it (fail closed)', { redis: where, connection: name, error: error.message });
       lost = true;
