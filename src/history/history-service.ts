@@ -98,6 +98,9 @@ export interface BackgroundRun {
 /** Result codes that say what is wrong, and it is not the period's length: such a refusal is not split and asked again. */
 const NOT_A_PERIOD_REFUSAL = new Set(['PARAM_NOT_EXIST']);
 
+/** How many times a question takes over, or waits again for, a block other replicas failed to fetch. */
+const TAKEOVER_ROUNDS = 3;
+
 /** How long no upstream call is made after the shared store (Redis) failed to keep an answer. */
 const SHARED_STORE_RETRY_MS = 15_000;
 
@@ -529,7 +532,7 @@ export class HistoryService {
         const lock = await this.options.locks?.tryAcquire(callKey(call));
         if (lock === null) {
           // Another replica is fetching this block: its answer is read from the shared store.
-          waitFor(call.days, this.fetchedElsewhere(call));
+          waitFor(call.days, this.fetchedElsewhere(call, budget));
           continue;
         }
         if (lock && !(await this.stillNeeded(call, coverage))) {
@@ -683,15 +686,33 @@ export class HistoryService {
    * Waits for another replica's fetch of this call (its lock released or lapsed), then reads the
    * shared store anew; a needed day still not held then is a typed error (that fetch failed: retry).
    */
-  private async fetchedElsewhere(call: PlannedCall): Promise<void> {
-    await (this.options.locks ?? new LocalFetchLocks()).released(callKey(call));
-    this.historyChanged();
-    const held = await this.options.store.coverage(call.days);
-    const now = this.options.clock.now();
-    const missing = call.days.filter((day) => !held.has(day) && startOfDay(day, this.options.zone) <= now);
-    if (missing.length && call.required) {
-      throw new UpstreamUnavailableError('network', `another replica's upstream call for ${call.days[0]}..${call.days[call.days.length - 1]} did not complete; retry`);
+  private async fetchedElsewhere(call: PlannedCall, budget: RequestBudget): Promise<void> {
+    const locks = this.options.locks ?? new LocalFetchLocks();
+    const key = callKey(call);
+    // The holder may fail or die (its lease lapses): the call is then taken over here, as planned.
+    // Bounded: each round either ends (held, fetched here) or waits for another holder's release.
+    for (let round = 0; round < TAKEOVER_ROUNDS; round++) {
+      await locks.released(key);
+      this.historyChanged();
+      const held = await this.options.store.coverage(call.days);
+      const now = this.options.clock.now();
+      const missing = call.days.filter((day) => !held.has(day) && startOfDay(day, this.options.zone) <= now);
+      if (!missing.length || !call.required) return;
+      const lock = await locks.tryAcquire(key);
+      if (!lock) continue;
+      const reservation = await this.options.ledger.reserve('interactive', budget.apiKey).catch(async (error: unknown) => {
+        await lock.release();
+        throw error;
+      });
+      if (!reservation) {
+        await lock.release();
+        throw await this.quotaExhausted(missing, held, { rule: 'HOURLY_LIMIT', budget });
+      }
+      budget.spent++;
+      this.options.logger?.info('taking over an upstream call another replica did not complete', { first: call.days[0], last: call.days[call.days.length - 1] });
+      return this.startFetch(call, reservation, budget.apiKey, lock);
     }
+    throw new UpstreamUnavailableError('network', `other replicas' upstream calls for ${call.days[0]}..${call.days[call.days.length - 1]} did not complete; retry`);
   }
 
   private startFetch(call: PlannedCall, reservation: QuotaReservation, apiKey?: string, lock?: FetchLock): Promise<void> {
