@@ -6,11 +6,11 @@ import type { Clock } from '../time/clock.js';
 import { ConnectClient } from '../upstream/connect-client.js';
 import type { HistoryEvents } from './history-events.js';
 import { type HistoryIngest, type HistorySource, InProcessIngest } from './history-ingest.js';
-import { HistoryService } from './history-service.js';
+import { HistoryService, type HistoryServiceOptions } from './history-service.js';
 import type { HistoryStore } from './history-store.js';
 import { MemoryHistoryStore } from './memory-history-store.js';
 import { LocalQuota, type QuotaAuthority } from './quota-authority.js';
-import { QuotaLedger } from './quota-ledger.js';
+import { QuotaLedger, type QuotaRules } from './quota-ledger.js';
 import { SqliteHistoryStore } from './sqlite/sqlite-history-store.js';
 import { SqliteQuotaJournal } from './sqlite/sqlite-quota-journal.js';
 import { WorkerIngest } from './sqlite/worker-ingest.js';
@@ -64,6 +64,28 @@ function makeDirectory(dir: string): void {
   for (const level of missing) mkdirSync(level);
 }
 
+/** What the history service takes from the settings, whatever its store and quota. */
+export function serviceSettings(settings: Settings) {
+  const c = settings.connect;
+  return {
+    zone: c.timeZone,
+    dayMaxDays: c.dayMaxDays,
+    nightMaxDays: c.nightMaxDays,
+    settleHours: settings.cacheSettleHours,
+    failedRetryMs: settings.failedRetrySeconds * 1000,
+    concurrency: settings.economy.concurrency,
+    backfillDays: settings.economy.backfillDays,
+    maxCallsPerRequest: settings.economy.maxCallsPerRequest,
+    apiKeys: settings.apiKeys.length,
+  } satisfies Partial<HistoryServiceOptions>;
+}
+
+/** The quota rules of the settings (limits, day hours, the reserve). */
+export function quotaRules(settings: Settings): QuotaRules {
+  const c = settings.connect;
+  return { zone: c.timeZone, dayHours: c.dayHours, dayLimit: c.dayLimit, nightLimit: c.nightLimit, reserve: settings.economy.reserve };
+}
+
 /** The files of the SQLite store in DATA_DIR. */
 export const dataFiles = (dataDir: string) => ({ history: join(dataDir, 'history.sqlite'), quota: join(dataDir, 'quota.sqlite') });
 
@@ -84,7 +106,7 @@ export function createHistory(
   if (!options.source && !c.url) throw new Error('createHistory needs CONNECT_URL or a source');
   const client = (): ConnectClient =>
     new ConnectClient({ url: c.url as string, login: c.login, password: c.password, zone: c.timeZone, timeoutMs: c.timeoutMs });
-  const rules = { zone: c.timeZone, dayHours: c.dayHours, dayLimit: c.dayLimit, nightLimit: c.nightLimit, reserve: settings.economy.reserve };
+  const rules = quotaRules(settings);
 
   let store: HistoryStore;
   let ledger: QuotaLedger;
@@ -124,23 +146,7 @@ export function createHistory(
           });
   }
   const quota = new LocalQuota(ledger);
-  const history = new HistoryService({
-    store,
-    ingest,
-    ledger: quota,
-    clock,
-    zone: c.timeZone,
-    dayMaxDays: c.dayMaxDays,
-    nightMaxDays: c.nightMaxDays,
-    settleHours: settings.cacheSettleHours,
-    failedRetryMs: settings.failedRetrySeconds * 1000,
-    concurrency: settings.economy.concurrency,
-    backfillDays: settings.economy.backfillDays,
-    maxCallsPerRequest: settings.economy.maxCallsPerRequest,
-    apiKeys: settings.apiKeys.length,
-    logger: options.logger,
-    events: options.events,
-  });
+  const history = new HistoryService({ ...serviceSettings(settings), store, ingest, ledger: quota, clock, logger: options.logger, events: options.events });
   return {
     history,
     quota,

@@ -2,7 +2,7 @@ import type { Settings } from '../../config.js';
 import type { Logger } from '../../server/logger.js';
 import type { Clock } from '../../time/clock.js';
 import { ConnectClient } from '../../upstream/connect-client.js';
-import { type History, StoreOpenError } from '../create-history.js';
+import { type History, quotaRules, serviceSettings, StoreOpenError } from '../create-history.js';
 import type { HistoryEvents } from '../history-events.js';
 import { type HistorySource, InProcessIngest } from '../history-ingest.js';
 import { HistoryService } from '../history-service.js';
@@ -62,7 +62,7 @@ export async function openSharedHistory(
     });
   }
   const onError = (error: Error): void => logger?.warn('shared store (Redis) operation failed', { redis: where, error: error.message });
-  const rules = { zone: c.timeZone, dayHours: c.dayHours, dayLimit: c.dayLimit, nightLimit: c.nightLimit, reserve: settings.economy.reserve };
+  const rules = quotaRules(settings);
   let quota: RedisQuota;
   try {
     quota = await RedisQuota.open(context, rules, clock, { onError });
@@ -82,25 +82,7 @@ export async function openSharedHistory(
   });
   const source = options.source ?? new ConnectClient({ url: c.url as string, login: c.login, password: c.password, zone: c.timeZone, timeoutMs: c.timeoutMs });
   const ingest = new InProcessIngest(source, store);
-  const history = new HistoryService({
-    store,
-    ingest,
-    ledger: quota,
-    locks,
-    leadership,
-    clock,
-    zone: c.timeZone,
-    dayMaxDays: c.dayMaxDays,
-    nightMaxDays: c.nightMaxDays,
-    settleHours: settings.cacheSettleHours,
-    failedRetryMs: settings.failedRetrySeconds * 1000,
-    concurrency: settings.economy.concurrency,
-    backfillDays: settings.economy.backfillDays,
-    maxCallsPerRequest: settings.economy.maxCallsPerRequest,
-    apiKeys: settings.apiKeys.length,
-    logger,
-    events: options.events,
-  });
+  const history = new HistoryService({ ...serviceSettings(settings), store, ingest, ledger: quota, locks, leadership, clock, logger, events: options.events });
   return {
     history,
     quota,
