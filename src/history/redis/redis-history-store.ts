@@ -464,45 +464,23 @@ export class RedisHistoryStore implements HistoryStore {
 
   async dropBefore(day: LocalDay): Promise<{ days: number; calls: number }> {
     this.assertOpen();
-    await this.subscribe();
-    return this.exclusive(async () => {
-      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-        await this.sync();
-        const expected = this.version;
-        const next = expected + 1;
-        const days = [...this.owners.keys()].filter((held) => held < day);
-        const removed = this.removedBy(days);
-        let updated: Map<number, PeriodMeta>;
-        try {
-          updated = await this.deadUpdates(removed, next);
-        } catch (error) {
-          if (error instanceof PeriodGone) continue;
-          throw error;
-        }
-        const keys = [
-          this.keys.version,
-          this.keys.epoch,
-          this.keys.periods,
-          this.keys.coverage,
-          this.keys.failures,
-          this.keys.floor,
-          ...removed.map((id) => this.periodKey(id)),
-        ];
-        const epoch = this.epoch || randomUUID();
-        const args: Array<string | number> = [expected, this.epoch, epoch, next, day, this.keys.channel, this.message(next), days.length, ...days, ...removed];
-        for (const [id, meta] of updated) args.push(id, JSON.stringify(meta));
-        const done = await this.write('retention', () => this.redis.eval(DROP_BEFORE, keys.length, ...keys, ...args));
-        if (done !== 1) continue;
-        // The cache is at `expected`: the memory store's own retention gives what was dropped.
-        const result = await this.cache.dropBefore(day);
-        for (const held of days) this.disown(held);
-        for (const [id, meta] of updated) this.rewrite(id, meta);
-        if (this.floor === null || this.floor < day) this.floor = day;
-        this.epoch = epoch;
-        this.version = next;
-        return result;
-      }
-      throw new SharedStoreError(`shared history store (Redis): retention lost to other replicas' writes ${MAX_WRITE_ATTEMPTS} times`, 'COMMIT_CONFLICT');
+    return this.writeNextVersion('retention', async (expected, next) => {
+      const days = [...this.owners.keys()].filter((held) => held < day);
+      const displaced = await this.displacedBy(days, next);
+      if (displaced === null) return null;
+      const { removed, updated } = displaced;
+      const keys = [...this.writeKeys(), this.keys.floor, ...removed.map((id) => this.periodKey(id))];
+      const epoch = this.epoch || randomUUID();
+      const args: Array<string | number> = [expected, this.epoch, epoch, next, day, this.keys.channel, this.message(next), days.length, ...days, ...removed];
+      for (const [id, meta] of updated) args.push(id, JSON.stringify(meta));
+      const done = await this.write('retention', () => this.redis.eval(DROP_BEFORE, keys.length, ...keys, ...args));
+      if (done !== 1) return null;
+      // The cache is at `expected`: the memory store's own retention gives what was dropped.
+      const result = await this.cache.dropBefore(day);
+      for (const held of days) this.disown(held);
+      for (const [id, meta] of updated) this.rewrite(id, meta);
+      if (this.floor === null || this.floor < day) this.floor = day;
+      return { epoch, result };
     });
   }
 
@@ -598,55 +576,79 @@ export class RedisHistoryStore implements HistoryStore {
     seen.clear();
     const entries = coverage.map((c): [LocalDay, number, boolean] => [c.day, Math.trunc(c.fetchedAt), c.sealed === true]);
     const period = stage.period;
+    return this.writeNextVersion('a commit', async (expected, id) => {
+      const meta: PeriodMeta = {
+        days: [...period.days],
+        from: period.from,
+        to: period.to,
+        fetchedAt: Math.max(...entries.map((e) => e[1])),
+        coverage: entries,
+        rows: rows.length,
+        dead: [],
+        rev: id,
+      };
+      const displaced = await this.displacedBy(entries.map((e) => e[0]), id);
+      if (displaced === null) return null;
+      const { removed, updated } = displaced;
+      const keys = [...this.writeKeys(), this.periodKey(id), ...removed.map((r) => this.periodKey(r))];
+      const epoch = this.epoch || randomUUID();
+      const args: Array<string | number> = [expected, this.epoch, epoch, id, value, JSON.stringify(meta), this.keys.channel, this.message(id), entries.length];
+      for (const [day, fetchedAt, sealed] of entries) args.push(day, JSON.stringify({ fetchedAt, sealed, periodId: id } satisfies CoverageEntry));
+      args.push(...removed);
+      for (const [older, olderMeta] of updated) args.push(older, JSON.stringify(olderMeta));
+      const done = await this.write('commit', () => this.redis.eval(COMMIT, keys.length, ...keys, ...args));
+      if (done !== 1) return null;
+      // The cache is at `expected`: the commit applied to it is the memory store's own commit.
+      await this.apply(this.cache, { id, meta, calls: callsFrom(parties, rows) }, entries, hashes);
+      for (const [older, olderMeta] of updated) this.rewrite(older, olderMeta);
+      return { epoch, result: { duplicateRows } };
+    });
+  }
+
+  /**
+   * A write of the next version, optimistic: brought up to date (sync), `attempt` writes version
+   * `next` over `expected` and says what it leaves; it returns null when other replicas' writes came
+   * first (the version moved, or a period it rewrites went meanwhile), and is tried again, at most
+   * MAX_WRITE_ATTEMPTS times. One at a time on this replica.
+   */
+  private async writeNextVersion<T>(
+    what: string,
+    attempt: (expected: number, next: number) => Promise<{ epoch: string; result: T } | null>,
+  ): Promise<T> {
     await this.subscribe();
     return this.exclusive(async () => {
-      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      for (let tried = 0; tried < MAX_WRITE_ATTEMPTS; tried++) {
         await this.sync();
         const expected = this.version;
-        const id = expected + 1;
-        const meta: PeriodMeta = {
-          days: [...period.days],
-          from: period.from,
-          to: period.to,
-          fetchedAt: Math.max(...entries.map((e) => e[1])),
-          coverage: entries,
-          rows: rows.length,
-          dead: [],
-          rev: id,
-        };
-        const removed = this.removedBy(entries.map((e) => e[0]));
-        let updated: Map<number, PeriodMeta>;
-        try {
-          updated = await this.deadUpdates(removed, id);
-        } catch (error) {
-          if (error instanceof PeriodGone) continue;
-          throw error;
-        }
-        const keys = [
-          this.keys.version,
-          this.keys.epoch,
-          this.keys.periods,
-          this.keys.coverage,
-          this.keys.failures,
-          this.periodKey(id),
-          ...removed.map((r) => this.periodKey(r)),
-        ];
-        const epoch = this.epoch || randomUUID();
-        const args: Array<string | number> = [expected, this.epoch, epoch, id, value, JSON.stringify(meta), this.keys.channel, this.message(id), entries.length];
-        for (const [day, fetchedAt, sealed] of entries) args.push(day, JSON.stringify({ fetchedAt, sealed, periodId: id } satisfies CoverageEntry));
-        args.push(...removed);
-        for (const [older, olderMeta] of updated) args.push(older, JSON.stringify(olderMeta));
-        const done = await this.write('commit', () => this.redis.eval(COMMIT, keys.length, ...keys, ...args));
-        if (done !== 1) continue;
-        // The cache is at `expected`: the commit applied to it is the memory store's own commit.
-        await this.apply(this.cache, { id, meta, calls: callsFrom(parties, rows) }, entries, hashes);
-        for (const [older, olderMeta] of updated) this.rewrite(older, olderMeta);
-        this.epoch = epoch;
-        this.version = id;
-        return { duplicateRows };
+        const next = expected + 1;
+        const written = await attempt(expected, next);
+        if (written === null) continue;
+        this.epoch = written.epoch;
+        this.version = next;
+        return written.result;
       }
-      throw new SharedStoreError(`shared history store (Redis): a commit lost to other replicas' writes ${MAX_WRITE_ATTEMPTS} times`, 'COMMIT_CONFLICT');
+      throw new SharedStoreError(`shared history store (Redis): ${what} lost to other replicas' writes ${MAX_WRITE_ATTEMPTS} times`, 'COMMIT_CONFLICT');
     });
+  }
+
+  /** The keys every write of a version sets (COMMIT and DROP_BEFORE take them first, in this order). */
+  private writeKeys(): string[] {
+    return [this.keys.version, this.keys.epoch, this.keys.periods, this.keys.coverage, this.keys.failures];
+  }
+
+  /**
+   * What taking `days` at version `rev` does to the periods held: those left the newest copy of no
+   * day (removed), and the older ones given dead rows (updated). Null when a period to read went
+   * meanwhile: another replica wrote first.
+   */
+  private async displacedBy(days: readonly LocalDay[], rev: number): Promise<{ removed: number[]; updated: Map<number, PeriodMeta> } | null> {
+    const removed = this.removedBy(days);
+    try {
+      return { removed, updated: await this.deadUpdates(removed, rev) };
+    } catch (error) {
+      if (error instanceof PeriodGone) return null;
+      throw error;
+    }
   }
 
   /** The periods the cache holds that would be the newest copy of no day once these days are taken. */
