@@ -139,6 +139,22 @@ if epoch == '' then redis.call('set', KEYS[2], ARGV[3]) end
 redis.call('set', KEYS[1], ARGV[4])`;
 
 /**
+ * The end both write scripts share, from ARGV[i] on: the removed periods (KEYS[7] on, one id each)
+ * deleted from the rows and the periods, then the (id, meta) pairs of the periods rewritten.
+ * KEYS[3] periods.
+ */
+const REMOVE_AND_REWRITE = `
+for k = 7, #KEYS do
+  redis.call('del', KEYS[k])
+  redis.call('hdel', KEYS[3], ARGV[i])
+  i = i + 1
+end
+while i < #ARGV do
+  redis.call('hset', KEYS[3], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end`;
+
+/**
  * Commits one response at the expected version (else 0, nothing written): its rows, its metadata, the
  * coverage of its days (their failures cleared), the periods it supersedes removed, the periods whose
  * dead lists grew rewritten, the version set to the new period's id, and the change published, all in
@@ -157,15 +173,7 @@ for _ = 1, tonumber(ARGV[9]) do
   redis.call('hdel', KEYS[5], ARGV[i])
   i = i + 2
 end
-for k = 7, #KEYS do
-  redis.call('del', KEYS[k])
-  redis.call('hdel', KEYS[3], ARGV[i])
-  i = i + 1
-end
-while i < #ARGV do
-  redis.call('hset', KEYS[3], ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
+${REMOVE_AND_REWRITE}
 redis.call('publish', ARGV[7], ARGV[8])
 return 1`;
 
@@ -182,15 +190,7 @@ for _ = 1, tonumber(ARGV[8]) do
   redis.call('hdel', KEYS[4], ARGV[i])
   i = i + 1
 end
-for k = 7, #KEYS do
-  redis.call('del', KEYS[k])
-  redis.call('hdel', KEYS[3], ARGV[i])
-  i = i + 1
-end
-while i < #ARGV do
-  redis.call('hset', KEYS[3], ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
+${REMOVE_AND_REWRITE}
 local function number(day) return tonumber((string.gsub(day, '-', ''))) end
 local limit = number(ARGV[5])
 for _, day in ipairs(redis.call('hkeys', KEYS[5])) do
