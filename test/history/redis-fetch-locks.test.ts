@@ -1,23 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { closeRedis, connectRedis, type RedisContext } from '../../src/history/redis/redis-connection.js';
+import { describe, expect, it } from 'vitest';
+import type { RedisContext } from '../../src/history/redis/redis-connection.js';
 import { RedisFetchLocks } from '../../src/history/redis/redis-fetch-locks.js';
+import { useTestRedis } from '../support/redis.js';
 
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-let admin: Redis;
-let prefix: string;
-let contexts: RedisContext[];
-let instances: RedisFetchLocks[];
+const testRedis = useTestRedis();
 
 /** One replica: its own two connections on the test's prefix, and its own RedisFetchLocks. */
 async function replica(options: { leaseMs: number; onError?: (e: Error) => void }): Promise<{ locks: RedisFetchLocks; context: RedisContext }> {
-  const context = await connectRedis({ url, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 2_000 });
-  contexts.push(context);
-  const locks = new RedisFetchLocks(context, options);
-  instances.push(locks);
+  const context = await testRedis.connect({ commandTimeoutMs: 2_000, connectTimeoutMs: 2_000 });
+  const locks = testRedis.closeAfter(new RedisFetchLocks(context, options));
   return { locks, context };
 }
 
@@ -29,28 +21,6 @@ function track<T>(promise: Promise<T>): { settled: () => boolean; at: () => numb
   });
   return { settled: () => settledAt !== null, at: () => settledAt, promise: tracked };
 }
-
-beforeAll(async () => {
-  admin = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await admin.connect();
-});
-
-afterAll(async () => {
-  await admin.quit();
-});
-
-beforeEach(() => {
-  prefix = `test:${randomUUID()}:`;
-  contexts = [];
-  instances = [];
-});
-
-afterEach(async () => {
-  await Promise.allSettled(instances.map((locks) => locks.close()));
-  await Promise.allSettled(contexts.map((context) => closeRedis(context)));
-  const keys = await admin.keys(`${prefix}*`);
-  if (keys.length) await admin.del(...keys);
-});
 
 describe('RedisFetchLocks (replicas sharing one Redis)', () => {
   it('grants a key to exactly one of three concurrent replicas, and wakes the waiters by pub/sub when it is released', async () => {
@@ -125,7 +95,7 @@ describe('RedisFetchLocks (replicas sharing one Redis)', () => {
     await sleep(leaseMs * 4);
     expect(await other.tryAcquire('long-body')).toBeNull();
     expect(waiter.settled()).toBe(false);
-    const pttl = await admin.pttl(`${prefix}lock:long-body`);
+    const pttl = await testRedis.admin.pttl(`${testRedis.prefix}lock:long-body`);
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(leaseMs);
     expect(errors).toEqual([]);
@@ -147,7 +117,7 @@ describe('RedisFetchLocks (replicas sharing one Redis)', () => {
 
     await first!.release();
     await sleep(150);
-    expect(await admin.exists(`${prefix}lock:twice`)).toBe(1);
+    expect(await testRedis.admin.exists(`${testRedis.prefix}lock:twice`)).toBe(1);
     expect(await c.tryAcquire('twice')).toBeNull();
     // Nothing was published for b's lock either.
     expect(waiter.settled()).toBe(false);
@@ -165,11 +135,11 @@ describe('RedisFetchLocks (replicas sharing one Redis)', () => {
     expect(stale).not.toBeNull();
 
     // The lease runs out before a's renewal (a stalled process), and b takes the lock.
-    await admin.pexpire(`${prefix}lock:lapsed`, 1);
+    await testRedis.admin.pexpire(`${testRedis.prefix}lock:lapsed`, 1);
     await sleep(20);
     const fresh = await b.tryAcquire('lapsed');
     expect(fresh).not.toBeNull();
-    const freshToken = await admin.get(`${prefix}lock:lapsed`);
+    const freshToken = await testRedis.admin.get(`${testRedis.prefix}lock:lapsed`);
 
     // a's next renewal (at leaseMs/3) finds another token: reported once, and it does not touch b's lease.
     await sleep(leaseMs / 3 + 150);
@@ -182,7 +152,7 @@ describe('RedisFetchLocks (replicas sharing one Redis)', () => {
     const waiter = track(c.released('lapsed'));
     await stale!.release();
     await sleep(150);
-    expect(await admin.get(`${prefix}lock:lapsed`)).toBe(freshToken);
+    expect(await testRedis.admin.get(`${testRedis.prefix}lock:lapsed`)).toBe(freshToken);
     expect(await c.tryAcquire('lapsed')).toBeNull();
     expect(waiter.settled()).toBe(false);
     await fresh!.release();

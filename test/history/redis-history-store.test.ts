@@ -1,19 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ServiceCall, ServiceCallFilter } from '../../src/domain/service-call.js';
 import type { CallPosition } from '../../src/history/call-selection.js';
 import type { DayCoverage } from '../../src/history/fetch-planner.js';
 import { isStoreError } from '../../src/history/history-errors.js';
 import type { CallPage, HistoryStore } from '../../src/history/history-store.js';
 import { MemoryHistoryStore } from '../../src/history/memory-history-store.js';
-import { closeRedis, connectRedis, type RedisContext } from '../../src/history/redis/redis-connection.js';
+import type { RedisContext } from '../../src/history/redis/redis-connection.js';
 import { RedisHistoryStore, SharedStoreError } from '../../src/history/redis/redis-history-store.js';
 import { addDays, type LocalDay, startOfDay } from '../../src/time/zone.js';
+import { useTestRedis } from '../support/redis.js';
 
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ZONE = 'Europe/Moscow';
 const at = (moscow: string): number => Date.parse(`${moscow}+03:00`);
 const FETCHED = at('2019-09-28T12:00:00');
@@ -105,10 +103,8 @@ const the26th = [
   call('n', null, 5, { serviceId: S1 }),
 ];
 
-let admin: Redis;
-let prefix: string;
-let contexts: RedisContext[];
-let stores: RedisHistoryStore[];
+// Each test's keys must all be gone once its stores and connections are closed and its keys deleted.
+const testRedis = useTestRedis({ expectNoKeysLeft: true });
 
 interface Replica {
   store: RedisHistoryStore;
@@ -117,37 +113,12 @@ interface Replica {
 
 /** One replica: its own two connections on the test's prefix, and its own store. */
 async function replica(): Promise<Replica> {
-  const context = await connectRedis({ url, prefix, commandTimeoutMs: 5_000, connectTimeoutMs: 2_000 });
-  contexts.push(context);
-  const store = new RedisHistoryStore(context, ZONE);
-  stores.push(store);
+  const context = await testRedis.connect({ commandTimeoutMs: 5_000, connectTimeoutMs: 2_000 });
+  const store = testRedis.closeAfter(new RedisHistoryStore(context, ZONE));
   return { store, context };
 }
 
-const keysOf = (pattern: string): Promise<string[]> => admin.keys(`${prefix}${pattern}`);
-
-beforeAll(async () => {
-  admin = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await admin.connect();
-});
-
-afterAll(async () => {
-  await admin.quit();
-});
-
-beforeEach(() => {
-  prefix = `test:${randomUUID()}:`;
-  contexts = [];
-  stores = [];
-});
-
-afterEach(async () => {
-  await Promise.allSettled(stores.map((store) => store.close()));
-  await Promise.allSettled(contexts.map((context) => closeRedis(context)));
-  const keys = await keysOf('*');
-  if (keys.length) await admin.del(...keys);
-  expect(await keysOf('*')).toEqual([]);
-});
+const keysOf = (pattern: string): Promise<string[]> => testRedis.admin.keys(`${testRedis.prefix}${pattern}`);
 
 describe('RedisHistoryStore (replicas sharing one history)', () => {
   it('answers on one replica a period committed through another, with equal pages and totals, and tells its listeners', async () => {
@@ -170,8 +141,8 @@ describe('RedisHistoryStore (replicas sharing one history)', () => {
     expect((await b.store.coverage(['2019-09-26'])).get('2019-09-26')).toEqual({ day: '2019-09-26', fetchedAt: FETCHED, sealed: true });
     // One value per period in Redis, named in the metadata and by the coverage of its day.
     expect(await keysOf('history:period:*')).toHaveLength(1);
-    expect(await admin.hlen(`${prefix}history:periods`)).toBe(1);
-    expect(JSON.parse((await admin.hget(`${prefix}history:coverage`, '2019-09-26')) as string)).toMatchObject({ fetchedAt: FETCHED, sealed: true });
+    expect(await testRedis.admin.hlen(`${testRedis.prefix}history:periods`)).toBe(1);
+    expect(JSON.parse((await testRedis.admin.hget(`${testRedis.prefix}history:coverage`, '2019-09-26')) as string)).toMatchObject({ fetchedAt: FETCHED, sealed: true });
     // A's own commit is not news to A's listeners; B heard of it once.
     await sleep(50);
     expect([toldA, toldB]).toEqual([0, 1]);
@@ -218,7 +189,7 @@ describe('RedisHistoryStore (replicas sharing one history)', () => {
     expect(await answers(a.store)).toEqual(await answers(b.store));
     // The superseded period went with the commit that superseded it.
     expect(await keysOf('history:period:*')).toHaveLength(1);
-    expect(await admin.hlen(`${prefix}history:periods`)).toBe(1);
+    expect(await testRedis.admin.hlen(`${testRedis.prefix}history:periods`)).toBe(1);
   });
 
   it('shows a failure marked by one replica on the other, until a commit through either clears it', async () => {
@@ -373,10 +344,10 @@ describe('RedisHistoryStore (replicas sharing one history)', () => {
     await fetchInto(a.store, '2019-09-26', 1, [call('before', '2019-09-26T08:00:00')]);
     expect(await ids(b.store, '2019-09-26T00:00:00', '2019-09-27T00:00:00')).toEqual(['before']);
     // Redis loses everything (a restart without persistence); a new replica commits the first period of a new history.
-    await admin.del(...(await keysOf('*')));
+    await testRedis.admin.del(...(await keysOf('*')));
     const c = await replica();
     await fetchInto(c.store, '2019-09-27', 1, [call('after', '2019-09-27T08:00:00')]);
-    expect(await admin.get(`${prefix}history:version`)).toBe('1');
+    expect(await testRedis.admin.get(`${testRedis.prefix}history:version`)).toBe('1');
     for (const store of [b.store, a.store]) {
       expect([...(await store.coverage(['2019-09-26', '2019-09-27'])).keys()]).toEqual(['2019-09-27']);
       expect(await ids(store, '2019-09-26T00:00:00', '2019-09-28T00:00:00')).toEqual(['after']);
@@ -419,6 +390,6 @@ describe('RedisHistoryStore (replicas sharing one history)', () => {
     }
     // Nothing of the failed commit reached Redis.
     expect(await keysOf('history:period:*')).toHaveLength(1);
-    expect(await admin.hkeys(`${prefix}history:coverage`)).toEqual(['2019-09-26']);
+    expect(await testRedis.admin.hkeys(`${testRedis.prefix}history:coverage`)).toEqual(['2019-09-26']);
   });
 });

@@ -1,17 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { closeRedis, connectRedis, type RedisContext } from '../../src/history/redis/redis-connection.js';
+import { describe, expect, it } from 'vitest';
+import type { RedisContext } from '../../src/history/redis/redis-connection.js';
 import { RedisLeadership } from '../../src/history/redis/redis-leadership.js';
+import { useTestRedis } from '../support/redis.js';
 
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const leaseMs = 600;
-
-let admin: Redis;
-let prefix: string;
-let contexts: RedisContext[];
-let instances: RedisLeadership[];
+const testRedis = useTestRedis();
 
 interface Replica {
   leadership: RedisLeadership;
@@ -21,11 +15,9 @@ interface Replica {
 
 /** One replica: its own connections on the test's prefix, and its own RedisLeadership (first attempt made). */
 async function replica(): Promise<Replica> {
-  const context = await connectRedis({ url, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 2_000 });
-  contexts.push(context);
+  const context = await testRedis.connect({ commandTimeoutMs: 2_000, connectTimeoutMs: 2_000 });
   const changes: boolean[] = [];
-  const leadership = await RedisLeadership.open(context, { leaseMs, onChange: (leader) => changes.push(leader) });
-  instances.push(leadership);
+  const leadership = testRedis.closeAfter(await RedisLeadership.open(context, { leaseMs, onChange: (leader) => changes.push(leader) }));
   return { leadership, context, changes };
 }
 
@@ -44,28 +36,6 @@ async function watch(replicas: Replica[], ms: number, until?: () => boolean): Pr
   }
   return { mostAtOnce, elapsed: performance.now() - started };
 }
-
-beforeAll(async () => {
-  admin = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await admin.connect();
-});
-
-afterAll(async () => {
-  await admin.quit();
-});
-
-beforeEach(() => {
-  prefix = `test:${randomUUID()}:`;
-  contexts = [];
-  instances = [];
-});
-
-afterEach(async () => {
-  await Promise.allSettled(instances.map((leadership) => leadership.close()));
-  await Promise.allSettled(contexts.map((context) => closeRedis(context)));
-  const keys = await admin.keys(`${prefix}*`);
-  if (keys.length) await admin.del(...keys);
-});
 
 describe('RedisLeadership (replicas sharing one Redis)', () => {
   it('of three replicas exactly one leads, and keeps leading across several leases', async () => {
@@ -126,12 +96,12 @@ describe('RedisLeadership (replicas sharing one Redis)', () => {
   });
 
   it('does not lead while another holds the lease, and takes it when that holder’s lease lapses', async () => {
-    await admin.set(`${prefix}leader`, 'someone-else', 'PX', leaseMs);
+    await testRedis.admin.set(`${testRedis.prefix}leader`, 'someone-else', 'PX', leaseMs);
     const [a] = await Promise.all([replica()]);
     expect(a!.leadership.isLeader()).toBe(false);
     const { elapsed } = await watch([a!], leaseMs * 3, () => a!.leadership.isLeader());
     expect(a!.leadership.isLeader()).toBe(true);
     expect(elapsed).toBeGreaterThan(leaseMs / 2);
-    expect(await admin.get(`${prefix}leader`)).not.toBe('someone-else');
+    expect(await testRedis.admin.get(`${testRedis.prefix}leader`)).not.toBe('someone-else');
   });
 });

@@ -1,58 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { QuotaJournalError } from '../../src/history/quota-journal.js';
 import { type CallPriority, type LedgerTicket, QuotaLedger, type QuotaRules } from '../../src/history/quota-ledger.js';
-import { type RedisContext, closeRedis, connectRedis } from '../../src/history/redis/redis-connection.js';
+import { type RedisContext, closeRedis } from '../../src/history/redis/redis-connection.js';
 import { RedisQuota, quotaKeys } from '../../src/history/redis/redis-quota.js';
 import { type Clock, ManualClock } from '../../src/time/clock.js';
 import type { PeriodKind } from '../../src/time/day-night.js';
+import { deleteKeys, useTestRedis } from '../support/redis.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RULES: QuotaRules = { zone: 'Europe/Moscow', dayHours: { from: 8, to: 20 }, dayLimit: 10, nightLimit: 50 };
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const at = (text: string): number => Date.parse(text);
 
-/** A connection of this file's own, to look at and delete the keys the quotas wrote. */
-let admin: Redis;
-let prefix: string;
-let contexts: RedisContext[] = [];
-
-beforeAll(async () => {
-  admin = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0 });
-  await admin.connect();
-});
-
-afterAll(async () => {
-  await admin.quit();
-});
-
-beforeEach(() => {
-  prefix = `test:${randomUUID()}:`;
-});
-
-afterEach(async () => {
-  await Promise.all(contexts.map((context) => closeRedis(context)));
-  contexts = [];
-  await deleteKeys(prefix);
-});
-
-async function deleteKeys(of: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${of}*`, 'COUNT', 1000);
-    if (keys.length) await admin.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+const testRedis = useTestRedis();
 
 /** A replica: its own connections to the same Redis, on the test's prefix. */
-async function replica(on = prefix): Promise<RedisContext> {
-  const context = await connectRedis({ url: REDIS_URL, prefix: on });
-  contexts.push(context);
-  return context;
+function replica(on = testRedis.prefix): Promise<RedisContext> {
+  return testRedis.connect({ prefix: on });
 }
 
 async function quotaOn(clock: Clock, rules: QuotaRules = RULES, options: { onError?: (e: Error) => void; on?: string } = {}): Promise<RedisQuota> {
@@ -96,7 +63,7 @@ describe('RedisQuota: the rules of QuotaLedger over a window kept in Redis', () 
     expect(await call(quota)).not.toBeNull();
     expect(await call(quota)).toBeNull();
     // The call of 10:00 left the window: it holds the 9 later ones and the one of 11:00.
-    expect(await admin.zcard(quotaKeys(prefix).calls)).toBe(10);
+    expect(await testRedis.admin.zcard(quotaKeys(testRedis.prefix).calls)).toBe(10);
   });
 
   it('uses the night limit outside the day hours of the zone', async () => {
@@ -154,7 +121,7 @@ describe('RedisQuota: the rules of QuotaLedger over a window kept in Redis', () 
     expect(tickets.map((t) => t?.at)).toEqual(Array(9).fill(clock.now()));
     expect(await quota.state()).toMatchObject({ usedLastHour: 9, waiting: 0, remaining: 1 });
     // Started calls are dated when they started: the window holds them at 10:05.
-    const scores = await admin.zrange(quotaKeys(prefix).calls, 0, -1, 'WITHSCORES');
+    const scores = await testRedis.admin.zrange(quotaKeys(testRedis.prefix).calls, 0, -1, 'WITHSCORES');
     expect(scores.filter((_, i) => i % 2 === 1).map(Number)).toEqual(Array(9).fill(clock.now()));
   });
 
@@ -167,7 +134,7 @@ describe('RedisQuota: the rules of QuotaLedger over a window kept in Redis', () 
     expect(await quota.usedByKey('ab12')).toBe(1);
     clock.set(at('2024-03-20T08:00:00+03:00'));
     expect(await late!.start()).toBeNull();
-    expect(await admin.zcard(quotaKeys(prefix).calls)).toBe(20);
+    expect(await testRedis.admin.zcard(quotaKeys(testRedis.prefix).calls)).toBe(20);
     expect(await quota.usedByKey('ab12')).toBe(0);
     expect(await quota.state()).toMatchObject({ usedLastHour: 20, waiting: 0, remaining: 0 });
   });
@@ -198,7 +165,7 @@ describe('RedisQuota: the rules of QuotaLedger over a window kept in Redis', () 
     clock.set(at('2024-03-20T09:30:00+03:00'));
     await quota.blockAfterOutOfLimit();
     expect((await quota.state()).blockedUntil).toBe(at('2024-03-20T11:00:00+03:00'));
-    expect(Number(await admin.get(quotaKeys(prefix).blockedUntil))).toBe(at('2024-03-20T11:00:00+03:00'));
+    expect(Number(await testRedis.admin.get(quotaKeys(testRedis.prefix).blockedUntil))).toBe(at('2024-03-20T11:00:00+03:00'));
   });
 
   it('finds when a number of calls fit together, across a day/night switch hours away, or never', async () => {
@@ -220,7 +187,7 @@ describe('RedisQuota: the rules of QuotaLedger over a window kept in Redis', () 
     const start = fc.integer({ min: at('2024-03-20T00:00:00+03:00'), max: at('2024-03-21T00:00:00+03:00') });
     await fc.assert(
       fc.asyncProperty(start, fc.array(step, { minLength: 1, maxLength: 40 }), async (from, steps) => {
-        const runPrefix = `${prefix}${randomUUID()}:`;
+        const runPrefix = `${testRedis.prefix}${randomUUID()}:`;
         const clock = new ManualClock(from);
         const ledger = new QuotaLedger(rules, clock);
         const quota = await quotaOn(clock, rules, { on: runPrefix });
@@ -246,7 +213,7 @@ describe('RedisQuota: the rules of QuotaLedger over a window kept in Redis', () 
             expect(await quota.state()).toEqual(ledger.state());
           }
         } finally {
-          await deleteKeys(runPrefix);
+          await deleteKeys(testRedis.admin, runPrefix);
         }
       }),
       { numRuns: 25 },
@@ -278,14 +245,14 @@ describe('RedisQuota: the rules of QuotaLedger over a window kept in Redis', () 
     const clock = new ManualClock(at('2024-03-20T10:00:00+03:00'));
     const quota = await quotaOn(clock);
     const ticket = (await call(quota, 'background'))!;
-    const key = quotaKeys(prefix).call(ticket.id);
-    expect(await admin.hgetall(key)).toEqual({ at: String(clock.now()), priority: 'background', outcome: 'pending' });
+    const key = quotaKeys(testRedis.prefix).call(ticket.id);
+    expect(await testRedis.admin.hgetall(key)).toEqual({ at: String(clock.now()), priority: 'background', outcome: 'pending' });
     ticket.settle('ok');
     expect(ticket.outcome).toBe('ok');
     expect(() => ticket.settle('refused')).toThrow(/already settled/);
     await quota.close();
-    expect(await admin.hget(key, 'outcome')).toBe('ok');
-    const ttl = await admin.pttl(key);
+    expect(await testRedis.admin.hget(key, 'outcome')).toBe('ok');
+    const ttl = await testRedis.admin.pttl(key);
     expect(ttl).toBeGreaterThan(23 * HOUR);
     expect(ttl).toBeLessThanOrEqual(24 * HOUR);
   });
@@ -301,9 +268,9 @@ describe('RedisQuota: replicas on one prefix share one quota', () => {
     expect(made).toHaveLength(5);
     expect(new Set(made.map((t) => t.id)).size).toBe(5);
     expect(tickets.filter((t) => t === null)).toHaveLength(145);
-    const keys = quotaKeys(prefix);
-    expect(await admin.zcard(keys.calls)).toBe(5);
-    expect(await admin.zcard(keys.waiting)).toBe(0);
+    const keys = quotaKeys(testRedis.prefix);
+    expect(await testRedis.admin.zcard(keys.calls)).toBe(5);
+    expect(await testRedis.admin.zcard(keys.waiting)).toBe(0);
     for (const replica of replicas) expect(await replica.state()).toMatchObject({ usedLastHour: 5, remaining: 0, waiting: 0 });
   });
 
@@ -313,7 +280,7 @@ describe('RedisQuota: replicas on one prefix share one quota', () => {
     const replicas = await Promise.all([0, 1, 2].map(() => quotaOn(new ManualClock(now), rules)));
     const reservations = await Promise.all(Array.from({ length: 150 }, (_, i) => replicas[i % 3]!.reserve('interactive', 'cafe')));
     expect(reservations.filter((r) => r !== null)).toHaveLength(5);
-    expect(await admin.zcard(quotaKeys(prefix).calls)).toBe(5);
+    expect(await testRedis.admin.zcard(quotaKeys(testRedis.prefix).calls)).toBe(5);
     expect(await replicas[0]!.usedByKey('cafe')).toBe(5);
     expect(await replicas[1]!.state()).toMatchObject({ waiting: 5, usedLastHour: 0, remaining: 0 });
   });
@@ -363,7 +330,7 @@ describe('RedisQuota: fails closed', () => {
   it('rejects with QuotaJournalError when Redis cannot be reached: no call is made', async () => {
     const redis = unreachable();
     try {
-      const context: RedisContext = { redis, subscriber: redis, prefix };
+      const context: RedisContext = { redis, subscriber: redis, prefix: testRedis.prefix };
       const clock = new ManualClock(at('2024-03-20T10:00:00+03:00'));
       await expect(RedisQuota.open(context, RULES, clock)).rejects.toBeInstanceOf(QuotaJournalError);
       const quota = new RedisQuota(context, RULES, clock, { onError: () => {} });
@@ -385,7 +352,7 @@ describe('RedisQuota: fails closed', () => {
     const ticket = (await call(quota))!;
     const reservation = (await quota.reserve('interactive'))!;
     const other = (await quota.reserve('interactive'))!;
-    await closeRedis(contexts[0]!);
+    await closeRedis(testRedis.contexts[0]!);
     await expect(reservation.start()).rejects.toBeInstanceOf(QuotaJournalError);
     await expect(quota.reserve('interactive')).rejects.toBeInstanceOf(QuotaJournalError);
     expect(() => ticket.settle('ok')).not.toThrow();
@@ -394,7 +361,7 @@ describe('RedisQuota: fails closed', () => {
     expect(errors.map((e) => e.constructor)).toEqual([QuotaJournalError, QuotaJournalError]);
     expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/outcome of call/), expect.stringMatching(/could not give back/)]);
     // What the shared window holds: the call, and the two reservations (counted until an hour old).
-    expect(await admin.zcard(quotaKeys(prefix).calls)).toBe(3);
+    expect(await testRedis.admin.zcard(quotaKeys(testRedis.prefix).calls)).toBe(3);
   });
 
   it('a block or a night cap Redis could not keep holds in the replica that learnt it', async () => {
