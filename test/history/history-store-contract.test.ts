@@ -6,51 +6,17 @@ import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compareHeldCalls, type HeldCall, type ServiceCall, type ServiceCallFilter } from '../../src/domain/service-call.js';
 import { type CallPosition, type CallStats, selectCalls } from '../../src/history/call-selection.js';
-import type { DayCoverage } from '../../src/history/fetch-planner.js';
 import type { HistoryStore } from '../../src/history/history-store.js';
 import { MemoryHistoryStore } from '../../src/history/memory-history-store.js';
 import { closeRedis, connectRedis, type RedisContext } from '../../src/history/redis/redis-connection.js';
 import { RedisHistoryStore } from '../../src/history/redis/redis-history-store.js';
 import { SqliteHistoryStore } from '../../src/history/sqlite/sqlite-history-store.js';
-import { addDays, type LocalDay, startOfDay } from '../../src/time/zone.js';
+import { at, call, FETCHED, fetchInto, ZONE } from '../support/history-rows.js';
 
 /**
  * What every HistoryStore must do, whatever holds the rows: rows are held by the upstream period that
  * returned them, counted once by CallID, and selected by when they were answered.
  */
-const ZONE = 'Europe/Moscow';
-const at = (moscow: string): number => Date.parse(`${moscow}+03:00`);
-const FETCHED = at('2019-09-28T12:00:00');
-
-function call(callId: string, callTime: string | null, durationSeconds = 60, more: Partial<ServiceCall> = {}): ServiceCall {
-  return {
-    callId,
-    clientId: null,
-    serviceUserId: null,
-    serviceId: null,
-    callTime: callTime === null ? null : at(callTime),
-    callerId: null,
-    calleeId: null,
-    callResult: 'SUCCESSFUL',
-    durationSeconds,
-    ...more,
-  };
-}
-
-async function fetchInto(
-  store: HistoryStore,
-  firstDay: LocalDay,
-  days: number,
-  calls: ServiceCall[],
-  fetchedAt = FETCHED,
-  sealed = true,
-): Promise<{ duplicateRows: number }> {
-  const list = Array.from({ length: days }, (_, i) => addDays(firstDay, i));
-  const staged = await store.stage({ days: list, from: startOfDay(firstDay, ZONE), to: startOfDay(addDays(firstDay, days), ZONE) });
-  // Rows arrive in batches, as a decoder hands them out.
-  for (let i = 0; i < calls.length; i += 2) await staged.add(calls.slice(i, i + 2));
-  return staged.commit(list.map((day): DayCoverage => ({ day, fetchedAt, sealed })));
-}
 
 /**
  * Every held call of [from, to) passing the filter, read a few calls a page so paging itself is

@@ -3,45 +3,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { ServiceCall, ServiceCallFilter } from '../../src/domain/service-call.js';
 import type { CallPosition } from '../../src/history/call-selection.js';
-import type { DayCoverage } from '../../src/history/fetch-planner.js';
 import { isStoreError } from '../../src/history/history-errors.js';
 import type { CallPage, HistoryStore } from '../../src/history/history-store.js';
 import { MemoryHistoryStore } from '../../src/history/memory-history-store.js';
 import type { RedisContext } from '../../src/history/redis/redis-connection.js';
 import { RedisHistoryStore, SharedStoreError } from '../../src/history/redis/redis-history-store.js';
-import { addDays, type LocalDay, startOfDay } from '../../src/time/zone.js';
+import { addDays, type LocalDay } from '../../src/time/zone.js';
+import { at, call, FETCHED, fetchInto, ZONE } from '../support/history-rows.js';
 import { useTestRedis } from '../support/redis.js';
-
-const ZONE = 'Europe/Moscow';
-const at = (moscow: string): number => Date.parse(`${moscow}+03:00`);
-const FETCHED = at('2019-09-28T12:00:00');
 
 const C1 = '00000000-0000-4000-8000-000000000001';
 const U1 = '00000000-0000-4000-8000-000000000003';
 const P1 = '00000000-0000-4000-8000-000000000007';
 const S1 = '00000000-0000-4000-8000-000000000005';
-
-function call(callId: string, callTime: string | null, durationSeconds = 60, more: Partial<ServiceCall> = {}): ServiceCall {
-  return {
-    callId,
-    clientId: null,
-    serviceUserId: null,
-    serviceId: null,
-    callTime: callTime === null ? null : at(callTime),
-    callerId: null,
-    calleeId: null,
-    callResult: 'SUCCESSFUL',
-    durationSeconds,
-    ...more,
-  };
-}
-
-async function fetchInto(store: HistoryStore, firstDay: LocalDay, days: number, calls: ServiceCall[], fetchedAt = FETCHED, sealed = true) {
-  const list = Array.from({ length: days }, (_, i) => addDays(firstDay, i));
-  const staged = await store.stage({ days: list, from: startOfDay(firstDay, ZONE), to: startOfDay(addDays(firstDay, days), ZONE) });
-  for (let i = 0; i < calls.length; i += 2) await staged.add(calls.slice(i, i + 2));
-  return staged.commit(list.map((day): DayCoverage => ({ day, fetchedAt, sealed })));
-}
 
 /** Every page of a query, two calls a page. */
 async function pages(store: HistoryStore, from: number, to: number, filter: ServiceCallFilter = {}): Promise<CallPage[]> {
