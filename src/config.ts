@@ -171,7 +171,9 @@ export function loadSettings(env: Env = process.env): Settings {
   const host = env.HOST?.trim() || '127.0.0.1';
   const dayLimit = integer(env, 'CONNECT_DAY_LIMIT', 10, 1, 10_000);
   const nightLimit = integer(env, 'CONNECT_NIGHT_LIMIT', 50, 1, 10_000);
-  const apiKeys = (env.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  const apiKeys = [...new Set((env.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean))];
+  // A list of nothing would turn authentication off while the operator meant it on.
+  if (env.API_KEYS !== undefined && env.API_KEYS.trim() !== '' && !apiKeys.length) throw new ConfigError('API_KEYS', 'holds no key (only commas or spaces)');
 
   return {
     port: integer(env, 'PORT', 4000, 0, 65_535),

@@ -77,6 +77,7 @@ export function serviceSettings(settings: Settings) {
     backfillDays: settings.economy.backfillDays,
     maxCallsPerRequest: settings.economy.maxCallsPerRequest,
     apiKeys: settings.apiKeys.length,
+    refreshFloorMs: settings.cacheMaxAgeSeconds * 1000,
   } satisfies Partial<HistoryServiceOptions>;
 }
 

@@ -19,6 +19,7 @@ import type { HistoryIngest } from './history-ingest.js';
 import type { CallPage, DayFailure, HistoryStore } from './history-store.js';
 import { type FetchLock, type FetchLocks, type Leadership, LocalFetchLocks, soleLeader } from './fetch-locks.js';
 import type { QuotaAuthority, QuotaReservation } from './quota-authority.js';
+import type { CallPriority } from './quota-ledger.js';
 import { UpstreamSlots } from './upstream-slots.js';
 
 export type { HistorySource } from './history-ingest.js';
@@ -49,6 +50,11 @@ export interface HistoryServiceOptions {
   maxCallsPerRequest?: number;
   /** API keys configured (API_KEYS): each key may spend its fair share of the hour; 0: no shares. */
   apiKeys?: number;
+  /**
+   * Background refresh ahead keeps a day at most this fresh (ms; CACHE_MAX_AGE_SECONDS): a question
+   * with a smaller maxAge pays its own refreshes from its own share, never the background's. Default 0.
+   */
+  refreshFloorMs?: number;
   logger?: Logger;
   events?: HistoryEvents;
 }
@@ -167,6 +173,8 @@ export class HistoryService {
   /** When background work is next due (epoch ms), as seen by its last run; null: nothing known. */
   private nextBackground: number | null = null;
   private loggedNightCap = false;
+  /** Background work makes no call before then (epoch ms): its last call failed. */
+  private backgroundPausedUntil = 0;
 
   constructor(private readonly options: HistoryServiceOptions) {
     this.events = options.events ?? ignoredHistoryEvents;
@@ -330,7 +338,8 @@ export class HistoryService {
       if (!held || held.sealed) continue;
       const before = this.askedDays.get(day);
       const recent = before && before.at > asked - ASKED_WINDOW_MS;
-      this.askedDays.set(day, { at: asked, maxAgeMs: recent ? Math.min(before.maxAgeMs, maxAgeMs) : maxAgeMs });
+      const floored = Math.max(maxAgeMs, this.options.refreshFloorMs ?? 0);
+      this.askedDays.set(day, { at: asked, maxAgeMs: recent ? Math.min(before.maxAgeMs, floored) : floored });
     }
   }
 
@@ -551,7 +560,7 @@ export class HistoryService {
           continue;
         }
         budget.spent++;
-        waitFor(call.days, this.startFetch(call, reservation, budget.apiKey, lock));
+        waitFor(call.days, this.startFetch(call, reservation, budget, lock));
       }
       if (refused.length) {
         const missing = refused.flatMap((call) => call.days.filter((d) => !coverage.has(d)));
@@ -597,6 +606,10 @@ export class HistoryService {
   private async backgroundWork(): Promise<BackgroundRun> {
     const { ledger, zone, clock } = this.options;
     if (!(this.options.leadership ?? soleLeader).isLeader()) return { calls: 0, deferred: 0 };
+    if (clock.now() < this.backgroundPausedUntil) {
+      this.nextBackground = this.backgroundPausedUntil;
+      return { calls: 0, deferred: 0 };
+    }
     const waits: Array<Promise<void>> = [];
     const refreshed: Array<{ day: LocalDay; maxAgeMs: number }> = [];
     let deferred = 0;
@@ -655,7 +668,18 @@ export class HistoryService {
           deferred = plan.length - i;
           break;
         }
-        waits.push(this.startFetch(call, reservation, undefined, lock).catch(() => undefined));
+        waits.push(
+          this.startFetch(call, reservation, undefined, lock).catch((error: unknown) => {
+            // A failing upstream (down, wrong password) is not asked again by background work every
+            // run: it waits FAILED_RETRY_SECONDS (a question still may ask, from its own share).
+            if (error instanceof QuotaExhaustedError) return;
+            this.backgroundPausedUntil = Math.max(this.backgroundPausedUntil, clock.now() + this.options.failedRetryMs);
+            this.options.logger?.warn('background work failed; it pauses until the failure window passes', {
+              until: new Date(this.backgroundPausedUntil).toISOString(),
+              error: error instanceof Error ? error.message : String(error),
+            });
+          }),
+        );
       }
       if (deferred) next = Math.min(next, Math.max(now + BACKGROUND_INTERVAL_MS, await ledger.availableAt(ledger.reserveAt(now) + 1)));
       this.nextBackground = Number.isFinite(next) ? next : null;
@@ -710,14 +734,14 @@ export class HistoryService {
       }
       budget.spent++;
       this.options.logger?.info('taking over an upstream call another replica did not complete', { first: call.days[0], last: call.days[call.days.length - 1] });
-      return this.startFetch(call, reservation, budget.apiKey, lock);
+      return this.startFetch(call, reservation, budget, lock);
     }
     throw new UpstreamUnavailableError('network', `other replicas' upstream calls for ${call.days[0]}..${call.days[call.days.length - 1]} did not complete; retry`);
   }
 
-  private startFetch(call: PlannedCall, reservation: QuotaReservation, apiKey?: string, lock?: FetchLock): Promise<void> {
+  private startFetch(call: PlannedCall, reservation: QuotaReservation, budget?: RequestBudget, lock?: FetchLock): Promise<void> {
     const fetch = this.slots
-      .run(reservation.priority, () => this.fetchPlanned(call, reservation, apiKey))
+      .run(reservation.priority, () => this.fetchPlanned(call, reservation, budget))
       .finally(async () => {
         for (const day of call.days) if (this.inFlight.get(day) === fetch) this.inFlight.delete(day);
         await lock?.release();
@@ -732,12 +756,18 @@ export class HistoryService {
    * hours): it is split once (7-day grid weeks at night, remembering the lower cap; halves by day)
    * and each piece is asked once, never in a loop.
    */
-  private async fetchPlanned(call: PlannedCall, reservation: QuotaReservation, apiKey?: string): Promise<void> {
+  private async fetchPlanned(call: PlannedCall, reservation: QuotaReservation, budget?: RequestBudget): Promise<void> {
+    const { ledger, zone, dayMaxDays, logger } = this.options;
+    // Night periods longer than a cap learnt while this call waited for its slot: cut at once.
+    const capNow = this.maxDaysPerCall(ledger.kindAt(this.options.clock.now()));
+    if (call.days.length > capNow) {
+      await reservation.release();
+      return this.fetchPieces(this.gridPieces(call, capNow), reservation.priority, budget);
+    }
     try {
       await this.fetch(call, reservation);
     } catch (error) {
       if (!(error instanceof UpstreamResultError) || error instanceof UpstreamOutOfLimitError || call.days.length < 2) throw error;
-      const { ledger, zone, dayMaxDays, logger } = this.options;
       const longNight = ledger.kindAt(this.options.clock.now()) === 'NIGHT' && call.days.length > dayMaxDays;
       // By day, a code known to mean something else than a too-long period is passed on as it is.
       if (!longNight && NOT_A_PERIOD_REFUSAL.has(error.resultCode)) throw error;
@@ -751,11 +781,7 @@ export class HistoryService {
             nightMaxDays: dayMaxDays,
           });
         }
-        const needs = new Map(call.days.map((d) => [d, Number.POSITIVE_INFINITY]));
-        pieces = planFetches({ needs, coverage: new Map(), now: Number.POSITIVE_INFINITY, zone, maxDaysPerCall: dayMaxDays }).map((p) => ({
-          ...p,
-          required: call.required,
-        }));
+        pieces = this.gridPieces(call, dayMaxDays);
       } else {
         const half = Math.ceil(call.days.length / 2);
         pieces = [call.days.slice(0, half), call.days.slice(half)].map((days) => ({
@@ -771,15 +797,32 @@ export class HistoryService {
         resultCode: error.resultCode,
         pieces: pieces.length,
       });
-      // The pieces are made one after another in this call's slot, each counted by the ledger.
-      for (const piece of pieces) {
-        const next = await ledger.reserve(reservation.priority, apiKey);
-        if (!next) {
-          const held = await this.options.store.coverage(piece.days);
-          throw await this.quotaExhausted(piece.days.filter((d) => !held.has(d)), held, { rule: 'HOURLY_LIMIT' });
-        }
-        await this.fetch(piece, next);
+      await this.fetchPieces(pieces, reservation.priority, budget);
+    }
+  }
+
+  /** A call's days cut on the grid of a shorter cap; days not yet begun are left out. */
+  private gridPieces(call: PlannedCall, maxDaysPerCall: number): PlannedCall[] {
+    const needs = new Map(call.days.map((d) => [d, Number.POSITIVE_INFINITY]));
+    const now = this.options.clock.now();
+    return planFetches({ needs, coverage: new Map(), now, zone: this.options.zone, maxDaysPerCall }).map((p) => ({ ...p, required: call.required }));
+  }
+
+  /**
+   * The pieces of a cut call, one after another in its slot, each counted by the ledger and, for a
+   * question, against its request's share of the hour.
+   */
+  private async fetchPieces(pieces: readonly PlannedCall[], priority: CallPriority, budget?: RequestBudget): Promise<void> {
+    const now = this.options.clock.now();
+    for (const piece of pieces) {
+      const overShare = budget !== undefined && budget.spent >= this.perRequestLimit(now);
+      const next = overShare ? null : await this.options.ledger.reserve(priority, budget?.apiKey);
+      if (!next) {
+        const held = await this.options.store.coverage(piece.days);
+        throw await this.quotaExhausted(piece.days.filter((d) => !held.has(d)), held, { rule: overShare ? 'MAX_CALLS_PER_REQUEST' : 'HOURLY_LIMIT', budget });
       }
+      if (budget) budget.spent++;
+      await this.fetch(piece, next);
     }
   }
 

@@ -201,7 +201,16 @@ export class QuotaLedger {
   reserve(priority: CallPriority, key?: string): LedgerReservation | null {
     if (this.free(priority) < 1) return null;
     this.waiting++;
+    // Counted for its key from the moment it is promised: concurrent requests of one key see each other.
+    const keyed = key === undefined ? undefined : this.clock.now();
+    if (key !== undefined) this.keyCalls.set(key, [...(this.keyCalls.get(key) ?? []), keyed as number]);
     let open = true;
+    const unkey = (): void => {
+      if (key === undefined) return;
+      const calls = this.keyCalls.get(key) ?? [];
+      const i = calls.indexOf(keyed as number);
+      if (i >= 0) calls.splice(i, 1);
+    };
     const close = (): boolean => {
       if (!open) return false;
       open = false;
@@ -214,13 +223,17 @@ export class QuotaLedger {
         if (!close()) throw new Error('this quota reservation was already started or released');
         const now = this.clock.now();
         this.prune(now);
-        if (!(now >= this.blockedUntil && this.usedAt(now) + this.waiting + 1 <= this.limitAt(now))) return null;
+        if (!(now >= this.blockedUntil && this.usedAt(now) + this.waiting + 1 <= this.limitAt(now))) {
+          unkey();
+          return null;
+        }
         const ticket = new Ticket(this.record(now), now, this.journal, this.onJournalError);
         if (priority === 'background') this.backgroundCalls.push(now);
-        if (key !== undefined) this.keyCalls.set(key, [...(this.keyCalls.get(key) ?? []), now]);
         return ticket;
       },
-      release: () => void close(),
+      release: () => {
+        if (close()) unkey();
+      },
     };
   }
 

@@ -4,7 +4,7 @@ import type { PeriodAnswer } from '../../src/history/history-service.js';
 import { MemoryQuotaJournal } from '../../src/history/quota-journal.js';
 import { createLogger } from '../../src/server/logger.js';
 import { addDays, type LocalDay, localDayOf } from '../../src/time/zone.js';
-import { UpstreamResultError } from '../../src/upstream/errors.js';
+import { UpstreamResultError, UpstreamUnavailableError } from '../../src/upstream/errors.js';
 import { at, HOUR, idsOf, MIN, setUp, ZONE } from '../support/history-service-setup.js';
 
 /**
@@ -127,6 +127,22 @@ describe('night backfill', () => {
     expect(await service.runDueBackgroundWork()).toMatchObject({ calls: 0 });
     expect(source.requests).toHaveLength(43);
     expect(service.nextBackgroundAt).toBe(at('2024-03-20T04:00:00'));
+  });
+
+  it('pauses for the failure window after a background call failed, instead of asking again every run', async () => {
+    const { clock, source, service } = setUp('2024-03-20T03:00:00', { backfillDays: 7, reserve: { day: 3, night: 10 } });
+    source.failNext(new UpstreamUnavailableError('network', 'connection refused'));
+    source.failNext(new UpstreamUnavailableError('network', 'connection refused'));
+    const first = await service.runDueBackgroundWork();
+    expect(first.calls).toBe(2);
+    expect(source.requests).toHaveLength(2);
+    clock.advance(30_000);
+    expect(await service.runDueBackgroundWork()).toEqual({ calls: 0, deferred: 0 });
+    expect(source.requests).toHaveLength(2);
+    expect(service.nextBackgroundAt).toBe(at('2024-03-20T04:00:00'));
+    clock.set(at('2024-03-20T04:00:00'));
+    expect((await service.runDueBackgroundWork()).calls).toBe(2);
+    expect(source.requests).toHaveLength(4);
   });
 
   it('does not run by day', async () => {

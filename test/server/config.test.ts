@@ -77,6 +77,7 @@ describe('settings from the environment', () => {
     ['CONNECT_CONCURRENCY', { CONNECT_CONCURRENCY: '0' }],
     ['MIN_MAX_AGE_SECONDS', { MIN_MAX_AGE_SECONDS: '1m' }],
     ['MAX_CALLS_PER_REQUEST', { MAX_CALLS_PER_REQUEST: '0' }],
+    ['API_KEYS', { API_KEYS: ' , ,' }],
     ['REDIS_URL', { REDIS_URL: 'localhost:6379' }],
     ['REDIS_URL', { REDIS_URL: 'http://127.0.0.1:6379' }],
     ['RETENTION_DAYS', { RETENTION_DAYS: '0' }],

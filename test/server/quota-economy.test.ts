@@ -214,6 +214,22 @@ describe('API keys share the hour fairly (API_KEYS)', () => {
   });
 });
 
+describe('a key share holds under concurrent requests', () => {
+  it('3 parallel requests of one key, 3 uncached weeks each: at most its share of 5 calls', async () => {
+    const h = await start({ now: WEDNESDAY_10, env: { API_KEYS: 'key-a,key-b' } });
+    const weeks = mondays('2024-03-04', 9);
+    const ask = (group: LocalDay[]) =>
+      h.query(`{ ${group.map((m, i) => `w${i}: serviceCalls(filter: { periodFrom: "${m}", periodTo: "${addDays(m, 7)}" }, first: 0) { totalCount }`).join(' ')} }`, undefined, {
+        authorization: 'Bearer key-a',
+      });
+    const results = await Promise.all([ask(weeks.slice(0, 3)), ask(weeks.slice(3, 6)), ask(weeks.slice(6, 9))]);
+    const refused = results.flatMap((r) => r.errors ?? []);
+    expect(h.upstreamCalls()).toBe(5);
+    expect(refused).toHaveLength(4);
+    for (const e of refused) expect(e.extensions).toMatchObject({ code: 'QUOTA_EXHAUSTED', rule: 'API_KEY_SHARE' });
+  });
+});
+
 describe('a period refused as too long is split once', () => {
   // Monday 2024-10-21 .. Monday 2024-10-28 in Berlin: DST ends on the 27th, so the week is 169 hours.
   const week = period('2024-10-21', 7);
@@ -367,7 +383,8 @@ describe('quota tells the story', () => {
   });
 
   it('after a question about today, background work is next due maxAge − 30 s after the copy was taken; then it refreshes today ahead', async () => {
-    const h = await start({ now: WEDNESDAY_10 });
+    // Background refresh ahead keeps a day at most CACHE_MAX_AGE_SECONDS fresh: 300 s here, as asked.
+    const h = await start({ now: WEDNESDAY_10, env: { CACHE_MAX_AGE_SECONDS: '300' } });
     const today = period('2024-03-20', 1);
     expect((await h.query(CallCount, { filter: today, maxAge: 300 })).errors).toBeUndefined();
     expect(h.upstreamCalls()).toBe(1);
@@ -396,7 +413,8 @@ describe('quota tells the story', () => {
   });
 
   it('after a background refresh of today, nextBackgroundAt is when that new copy is due for its own refresh ahead', async () => {
-    const h = await start({ now: WEDNESDAY_10 });
+    // Background refresh ahead keeps a day at most CACHE_MAX_AGE_SECONDS fresh: 300 s here, as asked.
+    const h = await start({ now: WEDNESDAY_10, env: { CACHE_MAX_AGE_SECONDS: '300' } });
     const today = period('2024-03-20', 1);
     expect((await h.query(CallCount, { filter: today, maxAge: 300 })).errors).toBeUndefined();
     expect(await h.history.runDueBackgroundWork()).toEqual({ calls: 0, deferred: 0 });
