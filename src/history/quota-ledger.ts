@@ -227,7 +227,7 @@ export class QuotaLedger {
           unkey();
           return null;
         }
-        const ticket = new Ticket(this.record(now), now, this.journal, this.onJournalError);
+        const ticket = this.ticket(this.record(now), now);
         if (priority === 'background') this.backgroundCalls.push(now);
         return ticket;
       },
@@ -300,7 +300,7 @@ export class QuotaLedger {
   acquire(): LedgerTicket | null {
     const now = this.clock.now();
     if (!this.allows(now, 1)) return null;
-    return new Ticket(this.record(now), now, this.journal, this.onJournalError);
+    return this.ticket(this.record(now), now);
   }
 
   /**
@@ -318,6 +318,17 @@ export class QuotaLedger {
     } catch (cause) {
       this.onJournalError(new QuotaJournalError(`the quota journal could not record the OUT_OF_LIMIT block: ${message(cause)}`, { cause }));
     }
+  }
+
+  /** A ticket whose outcome goes to the journal; a journal that cannot store it is reported, never thrown. */
+  private ticket(id: number, at: number): LedgerTicket {
+    return new SettleOnceTicket(id, at, (outcome) => {
+      try {
+        this.journal.settle(id, outcome);
+      } catch (cause) {
+        this.onJournalError(new QuotaJournalError(`the quota journal could not store the outcome of call ${id}: ${message(cause)}`, { cause }));
+      }
+    });
   }
 
   /** Closes the journal. */
@@ -423,14 +434,14 @@ export function periodSwitchesWithin(from: number, to: number, kindAt: (instant:
   return switches;
 }
 
-class Ticket implements LedgerTicket {
+/** A ticket settled exactly once (a second settle throws); `store` writes the outcome where the ledger keeps it. */
+export class SettleOnceTicket implements LedgerTicket {
   private current: LedgerOutcome = 'pending';
 
   constructor(
     readonly id: number,
     readonly at: number,
-    private readonly journal: QuotaJournal,
-    private readonly onJournalError: (error: QuotaJournalError) => void,
+    private readonly store: (outcome: UpstreamOutcome) => void,
   ) {}
 
   get outcome(): LedgerOutcome {
@@ -440,11 +451,7 @@ class Ticket implements LedgerTicket {
   settle(outcome: UpstreamOutcome): void {
     if (this.current !== 'pending') throw new Error(`quota ticket ${this.id} is already settled (${this.current}); cannot settle it again as ${outcome}`);
     this.current = outcome;
-    try {
-      this.journal.settle(this.id, outcome);
-    } catch (cause) {
-      this.onJournalError(new QuotaJournalError(`the quota journal could not store the outcome of call ${this.id}: ${message(cause)}`, { cause }));
-    }
+    this.store(outcome);
   }
 }
 

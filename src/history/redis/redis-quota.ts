@@ -4,8 +4,8 @@ import type { Clock } from '../../time/clock.js';
 import { type PeriodKind, periodKindAt } from '../../time/day-night.js';
 import type { UpstreamOutcome } from '../history-events.js';
 import type { QuotaAuthority, QuotaReservation } from '../quota-authority.js';
-import { type LedgerOutcome, QuotaJournalError, checkedNightMaxDays } from '../quota-journal.js';
-import { type CallPriority, type LedgerTicket, type QuotaRules, type QuotaState, earliestFit } from '../quota-ledger.js';
+import { QuotaJournalError, checkedNightMaxDays } from '../quota-journal.js';
+import { type CallPriority, earliestFit, type LedgerTicket, type QuotaRules, type QuotaState, SettleOnceTicket } from '../quota-ledger.js';
 import type { RedisContext } from './redis-connection.js';
 
 const HOUR = 3_600_000;
@@ -401,7 +401,7 @@ export class RedisQuota implements QuotaAuthority {
     } catch (cause) {
       throw new QuotaJournalError(`the shared quota could not record an upstream call, so none is made: ${message(cause)}`, { cause });
     }
-    return allowed ? new RedisTicket(id, now, (outcome) => this.storeOutcome(id, outcome)) : null;
+    return allowed ? new SettleOnceTicket(id, now, (outcome) => this.storeOutcome(id, outcome)) : null;
   }
 
   /** Best effort: an outcome that cannot be stored is reported, never thrown. */
@@ -472,27 +472,6 @@ export class RedisQuota implements QuotaAuthority {
 
   private blockOf(value: unknown): number {
     return Math.max(this.localBlockedUntil, value === null || value === undefined ? 0 : Number(value));
-  }
-}
-
-class RedisTicket implements LedgerTicket {
-  private current: LedgerOutcome = 'pending';
-
-  constructor(
-    readonly id: number,
-    readonly at: number,
-    private readonly store: (outcome: UpstreamOutcome) => void,
-  ) {}
-
-  get outcome(): LedgerOutcome {
-    return this.current;
-  }
-
-  /** Exactly once (a second settle throws, as QuotaLedger's); the outcome is written in the background. */
-  settle(outcome: UpstreamOutcome): void {
-    if (this.current !== 'pending') throw new Error(`quota ticket ${this.id} is already settled (${this.current}); cannot settle it again as ${outcome}`);
-    this.current = outcome;
-    this.store(outcome);
   }
 }
 
