@@ -2,16 +2,9 @@ import { compareHeldCalls, type HeldCall, type ServiceCall } from '../domain/ser
 import { type LocalDay, localDayOf, startOfDay } from '../time/zone.js';
 import { type CallPosition, type CallSelection, type CallStats, indexAfter, selectCalls } from './call-selection.js';
 import { type DayCoverage, daysOfPeriod } from './fetch-planner.js';
+import { detach } from './held-values.js';
 import type { CallPage, CallQuery, DayFailure, FetchedPeriod, HeldSummary, HistoryStore, StagedFetch } from './history-store.js';
 
-/**
- * A copy of a string that shares no memory with the text it was cut from: a decoded value would
- * otherwise keep its whole response chunk alive, and a held week every chunk it came in. Slicing a
- * fresh concatenation flattens it into a string of its own.
- */
-function detach(text: string): string {
-  return text.length < 13 ? text : (` ${text}`).slice(1);
-}
 
 /** One copy of each ID held: a week of calls names the same clients, lines and accounts again and again. */
 class IdPool {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { callResultCode, detach } from '../held-values.js';
 import type { Redis } from 'ioredis';
-import type { CallResult, ServiceCall } from '../../domain/service-call.js';
+import type { ServiceCall } from '../../domain/service-call.js';
 import type { LocalDay } from '../../time/zone.js';
 import type { CallPosition, CallStats } from '../call-selection.js';
 import type { DayCoverage } from '../fetch-planner.js';
@@ -204,16 +205,7 @@ return 1`;
 /** Subscriptions per subscriber connection and channel: the last store on one unsubscribes it. */
 const subscribers = new WeakMap<Redis, Map<string, number>>();
 
-function copyOf(text: string): string {
-  // A string kept for the whole response must not hold the chunk it was cut from.
-  return ` ${text}`.slice(1);
-}
 
-function resultCode(result: CallResult): 1 | 2 {
-  if (result === 'SUCCESSFUL') return 1;
-  if (result === 'UNSUCCESSFUL') return 2;
-  throw new TypeError(`callResult must be SUCCESSFUL or UNSUCCESSFUL, got ${String(result)}`);
-}
 
 /** FNV-1a over the UTF-16 code units. */
 function hashId(id: string): number {
@@ -526,7 +518,7 @@ export class RedisHistoryStore implements HistoryStore {
       let index = stage.partyIndex.get(id);
       if (index === undefined) {
         index = stage.parties.length;
-        const copy = copyOf(id);
+        const copy = detach(id);
         stage.parties.push(copy);
         stage.partyIndex.set(copy, index);
       }
@@ -540,14 +532,14 @@ export class RedisHistoryStore implements HistoryStore {
       if (callTime !== null && !Number.isFinite(callTime)) throw new TypeError(`callTime must be epoch ms or null, got ${String(callTime)}`);
       if (!Number.isFinite(call.durationSeconds)) throw new TypeError(`durationSeconds must be a number, got ${String(call.durationSeconds)}`);
       rows.push([
-        copyOf(call.callId),
+        detach(call.callId),
         party(call.clientId),
         party(call.serviceUserId),
         party(call.serviceId),
         callTime,
         party(call.callerId),
         party(call.calleeId),
-        resultCode(call.callResult),
+        callResultCode(call.callResult),
         call.durationSeconds,
       ]);
     }

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { callResultCode, detach } from '../held-values.js';
 import { readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { CallResult, HeldCall, ServiceCall, ServiceCallFilter } from '../../domain/service-call.js';
+import type { HeldCall, ServiceCall, ServiceCallFilter } from '../../domain/service-call.js';
 import { DAY_MS, instantToWall, isValidTimeZone, type LocalDay, startOfDay, wallToInstant } from '../../time/zone.js';
 import type { CallPosition, CallStats } from '../call-selection.js';
 import type { DayCoverage } from '../fetch-planner.js';
@@ -124,16 +125,7 @@ function removeFile(file: string): void {
   rmSync(`${file}-journal`, { force: true });
 }
 
-function copyOf(text: string): string {
-  // A key kept for the whole response must not hold the chunk it was cut from.
-  return ` ${text}`.slice(1);
-}
 
-function resultCode(result: CallResult): 1 | 2 {
-  if (result === 'SUCCESSFUL') return 1;
-  if (result === 'UNSUCCESSFUL') return 2;
-  throw new TypeError(`callResult must be SUCCESSFUL or UNSUCCESSFUL, got ${String(result)}`);
-}
 
 function statsOf(sums: Sums, callResult: 1 | 2 | null): CallStats {
   let { total, successful, duration, successful_duration: successfulDuration } = sums;
@@ -453,7 +445,7 @@ export class SqliteHistoryStore implements HistoryStore {
     // Most calls are between the service user and one other party: a lookup saved.
     args[at + 6] = call.callerId === call.serviceUserId ? serviceUser : this.party(stage, call.callerId);
     args[at + 7] = call.calleeId === call.serviceUserId ? serviceUser : this.party(stage, call.calleeId);
-    args[at + 8] = resultCode(call.callResult);
+    args[at + 8] = callResultCode(call.callResult);
     args[at + 9] = call.durationSeconds;
     stage.utcDays.add(Math.trunc((callTime ?? stage.placeholder) / DAY_MS));
   }
@@ -466,7 +458,7 @@ export class SqliteHistoryStore implements HistoryStore {
     const id =
       this.statement<[string], number>('SELECT id FROM parties WHERE uuid = ?').pluck().get(uuid) ??
       Number(this.statement<[string]>('INSERT INTO parties (uuid) VALUES (?)').run(uuid).lastInsertRowid);
-    stage.parties.set(copyOf(uuid), id);
+    stage.parties.set(detach(uuid), id);
     return id;
   }
 
@@ -694,7 +686,7 @@ export class SqliteHistoryStore implements HistoryStore {
       serviceUser: id(filter.serviceUserId),
       service: id(filter.serviceId),
       onCallSpecialist: id(filter.onCallSpecialistId),
-      callResult: filter.callResult == null ? null : resultCode(filter.callResult),
+      callResult: filter.callResult == null ? null : callResultCode(filter.callResult),
       specialist: id(filter.specialistId),
       party: id(filter.partyId),
     };
