@@ -97,7 +97,31 @@ export interface LedgerTicket {
  * longer than needed, never shorter. (A clock that ran far ahead and was then corrected holds back as
  * many calls as were made meanwhile until it catches up: move the journal file away to forget them.)
  */
-export class QuotaLedger {
+/** The quota's rules in time: the limit, the reserve and the period kind in force at an instant. */
+export class QuotaCalendar {
+  constructor(protected readonly rules: QuotaRules) {}
+
+  /** The hourly limits of both period kinds. */
+  get limits(): { day: number; night: number } {
+    return { day: this.rules.dayLimit, night: this.rules.nightLimit };
+  }
+
+  limitAt(instant: number): number {
+    return this.kindAt(instant) === 'DAY' ? this.rules.dayLimit : this.rules.nightLimit;
+  }
+
+  kindAt(instant: number): PeriodKind {
+    return periodKindAt(instant, this.rules.zone, this.rules.dayHours);
+  }
+
+  /** Calls per hour kept for interactive questions at `instant`. */
+  reserveAt(instant: number): number {
+    const reserve = this.rules.reserve ?? { day: 0, night: 0 };
+    return this.kindAt(instant) === 'DAY' ? reserve.day : reserve.night;
+  }
+}
+
+export class QuotaLedger extends QuotaCalendar {
   /** When the calls of the window were made; unordered (skewed entries), pruned as they leave it. */
   private calls: number[] = [];
   private blockedUntil = 0;
@@ -114,10 +138,11 @@ export class QuotaLedger {
 
   /** Throws a QuotaJournalError when the journal cannot be read. */
   constructor(
-    private readonly rules: QuotaRules,
+    rules: QuotaRules,
     private readonly clock: Clock,
     options: QuotaLedgerOptions = {},
   ) {
+    super(rules);
     this.journal = options.journal ?? new MemoryQuotaJournal();
     this.onJournalError = options.onJournalError ?? ((error) => process.emitWarning(error));
     const now = clock.now();
@@ -155,12 +180,6 @@ export class QuotaLedger {
       this.onJournalError(new QuotaJournalError(`the quota journal could not remember the night period cap: ${message(cause)}`, { cause }));
     }
     return true;
-  }
-
-  /** Calls per hour kept for interactive questions at `instant`. */
-  reserveAt(instant: number): number {
-    const reserve = this.rules.reserve ?? { day: 0, night: 0 };
-    return this.kindAt(instant) === 'DAY' ? reserve.day : reserve.night;
   }
 
   /**
@@ -235,19 +254,6 @@ export class QuotaLedger {
         if (close()) unkey();
       },
     };
-  }
-
-  /** The hourly limits of both period kinds. */
-  get limits(): { day: number; night: number } {
-    return { day: this.rules.dayLimit, night: this.rules.nightLimit };
-  }
-
-  limitAt(instant: number): number {
-    return this.kindAt(instant) === 'DAY' ? this.rules.dayLimit : this.rules.nightLimit;
-  }
-
-  kindAt(instant: number): PeriodKind {
-    return periodKindAt(instant, this.rules.zone, this.rules.dayHours);
   }
 
   /** Calls counting at `instant` (not before it): those less than an hour old, future-dated ones included. */

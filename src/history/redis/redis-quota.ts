@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../time/clock.js';
-import { type PeriodKind, periodKindAt } from '../../time/day-night.js';
+import type { PeriodKind } from '../../time/day-night.js';
 import type { UpstreamOutcome } from '../history-events.js';
 import type { QuotaAuthority, QuotaReservation } from '../quota-authority.js';
 import { QuotaJournalError, checkedNightMaxDays } from '../quota-journal.js';
-import { type CallPriority, earliestFit, type LedgerTicket, type QuotaRules, type QuotaState, SettleOnceTicket } from '../quota-ledger.js';
+import { type CallPriority, earliestFit, type LedgerTicket, QuotaCalendar, type QuotaRules, type QuotaState, SettleOnceTicket } from '../quota-ledger.js';
 import type { RedisContext } from './redis-connection.js';
 
 const HOUR = 3_600_000;
@@ -193,7 +193,7 @@ export interface RedisQuotaOptions {
  * Fails closed: reserve() and start() reject with a QuotaJournalError when Redis cannot be asked (the
  * call must not be made); so do the reads (free, state, availableAt, usedByKey, keyFreesAt).
  */
-export class RedisQuota implements QuotaAuthority {
+export class RedisQuota extends QuotaCalendar implements QuotaAuthority {
   private readonly keys: QuotaKeys;
   private readonly onError: (error: Error) => void;
   /** The night cap as last read from Redis. */
@@ -207,10 +207,11 @@ export class RedisQuota implements QuotaAuthority {
 
   constructor(
     private readonly context: RedisContext,
-    private readonly rules: QuotaRules,
+    rules: QuotaRules,
     private readonly clock: Clock,
     options: RedisQuotaOptions = {},
   ) {
+    super(rules);
     this.keys = quotaKeys(context.prefix);
     this.onError = options.onError ?? ((error) => process.emitWarning(error));
   }
@@ -220,23 +221,6 @@ export class RedisQuota implements QuotaAuthority {
     const quota = new RedisQuota(context, rules, clock, options);
     await quota.refreshNightCap();
     return quota;
-  }
-
-  get limits(): { day: number; night: number } {
-    return { day: this.rules.dayLimit, night: this.rules.nightLimit };
-  }
-
-  limitAt(instant: number): number {
-    return this.kindAt(instant) === 'DAY' ? this.rules.dayLimit : this.rules.nightLimit;
-  }
-
-  kindAt(instant: number): PeriodKind {
-    return periodKindAt(instant, this.rules.zone, this.rules.dayHours);
-  }
-
-  reserveAt(instant: number): number {
-    const reserve = this.rules.reserve ?? { day: 0, night: 0 };
-    return this.kindAt(instant) === 'DAY' ? reserve.day : reserve.night;
   }
 
   /** The night cap as last read (at open, and on each free() or state()), or as lowered by this instance. */
