@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../src/simulator/server.js';
 import { addDays, type LocalDay, startOfDay } from '../../src/time/zone.js';
-import { type Closed, LISTENING, type NpmProcess, spawnNpm } from '../support/npm-process.js';
+import { type Closed, LISTENING, listening, type ServerProcess, spawnNpm } from '../support/npm-process.js';
 import { deleteKeys, freePort, SHARED_REDIS_URL, startRedisServer, testPrefix } from '../support/redis.js';
 
 // Replicas: real `npm start` processes sharing one Redis under a prefix of the test's own (REDIS_URL,
@@ -32,15 +32,8 @@ async function simulator(limit: number, options: Parameters<typeof startSimulato
   return sim;
 }
 
-interface GraphQLAnswer<T> {
-  data?: T;
-  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> }>;
-}
 
-interface Replica {
-  npm: NpmProcess;
-  url: string;
-  query<T>(query: string): Promise<GraphQLAnswer<T>>;
+interface Replica extends ServerProcess {
   /** The status of GET /ready. */
   ready(): Promise<number>;
   /** SIGTERM to npm's PID (as a service manager stops it); resolves when it has exited. */
@@ -76,15 +69,10 @@ function replicaEnv(sim: Simulator, { redisUrl = SHARED_REDIS_URL, prefix, limit
 async function startReplica(sim: Simulator, options: ReplicaOptions): Promise<Replica> {
   const npm = spawnNpm('start', replicaEnv(sim, options));
   cleanups.push(() => npm.kill());
-  const url = (await npm.waitFor(LISTENING, STARTUP_MS))[1] as string;
-  const base = url.replace(/\/graphql$/, '');
+  const server = await listening(npm, STARTUP_MS);
+  const base = server.url.replace(/\/graphql$/, '');
   return {
-    npm,
-    url,
-    async query(query) {
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-      return (await response.json()) as never;
-    },
+    ...server,
     async ready() {
       const response = await fetch(`${base}/ready`);
       await response.arrayBuffer();

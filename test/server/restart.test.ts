@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../src/simulator/server.js';
 import { systemClock } from '../../src/time/clock.js';
 import { addDays, type LocalDay, localDayOf } from '../../src/time/zone.js';
-import { LISTENING, type NpmProcess, spawnNpm } from '../support/npm-process.js';
+import { listening, type ServerProcess as Server, spawnNpm } from '../support/npm-process.js';
 
 // Real processes: `npm start` on a DATA_DIR of the test's, killed with SIGKILL (a crash, an OOM kill,
 // a liveness probe) and started again on the same DATA_DIR. The simulator runs in this process and
@@ -33,12 +33,6 @@ async function simulator(options: Parameters<typeof startSimulator>[0] = {}): Pr
   return sim;
 }
 
-interface Server {
-  npm: NpmProcess;
-  url: string;
-  query<T>(query: string): Promise<{ data?: T; errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> }> }>;
-}
-
 async function startServer(sim: { url: string; login: string; password: string }, dir: string, env: Record<string, string> = {}): Promise<Server> {
   const npm = spawnNpm('start', {
     PORT: '0',
@@ -56,15 +50,7 @@ async function startServer(sim: { url: string; login: string; password: string }
     ...env,
   });
   cleanups.push(() => npm.kill());
-  const url = (await npm.waitFor(LISTENING, STARTUP_MS))[1] as string;
-  return {
-    npm,
-    url,
-    async query(query) {
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-      return (await response.json()) as never;
-    },
-  };
+  return listening(npm, STARTUP_MS);
 }
 
 /** Monday 2024-01-01 and the weeks after it: past, sealed, one upstream call each. */

@@ -107,3 +107,23 @@ export function spawnNpm(script: string, env: Record<string, string>): NpmProces
 
 /** The server's GraphQL URL from its "listening" log line. */
 export const LISTENING = /"message":"listening","url":"([^"]+)"/;
+
+/** A started `npm start`: its GraphQL URL, and a query sent there as JSON. */
+export interface ServerProcess {
+  npm: NpmProcess;
+  url: string;
+  query<T>(query: string): Promise<{ data?: T; errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> }> }>;
+}
+
+/** Waits for a spawned `npm start` to listen (rejects after `timeoutMs` or when it exits first). */
+export async function listening(npm: NpmProcess, timeoutMs: number): Promise<ServerProcess> {
+  const url = (await npm.waitFor(LISTENING, timeoutMs))[1] as string;
+  return {
+    npm,
+    url,
+    async query(query) {
+      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+      return (await response.json()) as never;
+    },
+  };
+}
