@@ -27,17 +27,12 @@
  *   the oldest copy of any day used, sealed days included.
  * GraphQL errors are counted by extensions.code and printed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadSettings } from '../src/config.js';
-import { createHistory } from '../src/history/create-history.js';
-import { silentLogger } from '../src/server/logger.js';
 import { type ReceivedRequest, startSimulator } from '../src/simulator/server.js';
 import { ManualClock } from '../src/time/clock.js';
 import { addDays, formatIsoWithOffset, localHour, type LocalDay, startOfDay } from '../src/time/zone.js';
-import { buildYoga, type ConnectYoga } from '../src/yoga.js';
+import type { ConnectYoga } from '../src/yoga.js';
+import { type InProcessServer, startInProcessServer } from './in-process-server.js';
 import { buildWorkload, daysOf, type Question, WORKLOAD, ZONE } from './economy-workload.js';
 
 const QUERY = `query EconomyQuestion($filter: ServiceCallFilter!, $first: Int, $after: String, $maxAge: Int) {
@@ -141,20 +136,10 @@ export async function runEconomyBench(): Promise<void> {
   const wallStarted = performance.now();
   const clock = new ManualClock(WORKLOAD.start);
   const simulator = await startSimulator({ clock, seed: 11, callsPerDay: 300, zone: ZONE });
-  const dataDir = mkdtempSync(join(tmpdir(), 'connect-calls-economy-'));
-  let core: ReturnType<typeof createHistory> | undefined;
+  let server: InProcessServer | undefined;
   try {
-    const settings = loadSettings({
-      CONNECT_URL: simulator.url,
-      CONNECT_LOGIN: simulator.login,
-      CONNECT_PASSWORD: simulator.password,
-      CONNECT_TIMEZONE: ZONE,
-      STORE: 'sqlite',
-      DATA_DIR: dataDir,
-    });
-    core = createHistory(settings, clock, { logger: silentLogger, ingest: 'in-process' });
-    const { history, quota } = core;
-    const yoga = buildYoga({ settings, clock, quota, history, logger: silentLogger, demo: false });
+    server = startInProcessServer({ clock, simulator, name: 'economy', ingest: 'in-process', env: { CONNECT_TIMEZONE: ZONE, STORE: 'sqlite' } });
+    const { settings, history, yoga } = server;
     const workload = buildWorkload(simulator.history, settings.cacheMaxAgeSeconds);
     const today = WORKLOAD.today;
 
@@ -313,9 +298,7 @@ export async function runEconomyBench(): Promise<void> {
     );
     for (const [code, sample] of errorSamples) console.log(`    first ${code}: ${sample}`);
   } finally {
-    await core?.history.drain();
-    await core?.close();
+    await server?.close();
     await simulator.close();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }

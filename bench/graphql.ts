@@ -3,16 +3,11 @@
  * against `{ __typename }` on the same in-process server (yoga.fetch), in alternating rounds.
  * Target: the week query keeps at least 0.2 of the trivial query's throughput.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadSettings } from '../src/config.js';
-import { createHistory } from '../src/history/create-history.js';
-import { silentLogger } from '../src/server/logger.js';
 import { startSimulator } from '../src/simulator/server.js';
 import { ManualClock } from '../src/time/clock.js';
-import { buildYoga, type ConnectYoga } from '../src/yoga.js';
+import type { ConnectYoga } from '../src/yoga.js';
+import { type InProcessServer, startInProcessServer } from './in-process-server.js';
 
 const TRIVIAL = '{ __typename }';
 const WEEK_QUERY = `{
@@ -59,18 +54,10 @@ export async function runGraphqlBench(): Promise<void> {
   const clock = new ManualClock(Date.parse('2024-03-20T10:00:00+03:00'));
   const simulator = await startSimulator({ clock, seed: 3, callsPerDay: Math.ceil(50_000 / 7), zone: 'Europe/Moscow' });
   // The default store (SQLite) in a DATA_DIR of the bench's own.
-  const dataDir = mkdtempSync(join(tmpdir(), 'connect-calls-bench-'));
-  let core: ReturnType<typeof createHistory> | undefined;
+  let server: InProcessServer | undefined;
   try {
-    const settings = loadSettings({
-      CONNECT_URL: simulator.url,
-      CONNECT_LOGIN: simulator.login,
-      CONNECT_PASSWORD: simulator.password,
-      DATA_DIR: dataDir,
-    });
-    core = createHistory(settings, clock, { logger: silentLogger });
-    const { history, quota } = core;
-    const yoga = buildYoga({ settings, clock, quota, history, logger: silentLogger, demo: false });
+    server = startInProcessServer({ clock, simulator, name: 'bench' });
+    const { yoga } = server;
 
     const warm = await yoga.fetch('http://bench/graphql', {
       method: 'POST',
@@ -99,9 +86,7 @@ export async function runGraphqlBench(): Promise<void> {
     if (total < 49_000 || total > 51_000) throw new Error(`expected a week of about 50,000 calls, got ${total}`);
     if (simulator.callCount() !== 1) throw new Error(`expected exactly one upstream call, saw ${simulator.callCount()}`);
   } finally {
-    await core?.history.drain();
-    await core?.close();
+    await server?.close();
     await simulator.close();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
