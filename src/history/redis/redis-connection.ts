@@ -38,13 +38,24 @@ export async function connectRedis(options: RedisConnectOptions & { connectTimeo
     });
   const redis = open();
   const subscriber = open();
+  // Until the caller listens, errors are kept here (ioredis would print them to stderr as
+  // "Unhandled error event"), and the last one says why the connection failed.
+  let cause: Error | undefined;
+  const keep = (error: Error): void => {
+    cause = error;
+  };
+  redis.on('error', keep);
+  subscriber.on('error', keep);
   try {
     await Promise.all([redis.connect(), subscriber.connect()]);
     await redis.ping();
   } catch (error) {
     redis.disconnect();
     subscriber.disconnect();
-    throw error;
+    throw cause ?? error;
+  } finally {
+    redis.off('error', keep);
+    subscriber.off('error', keep);
   }
   return { redis, subscriber, prefix: options.prefix };
 }
